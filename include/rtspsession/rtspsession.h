@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#define RTSPSESSION_INSIDE
+# include "rs-version.h"
+# include "rs-version-macros.h"
+# include "rs-rtsp-types.h"
+# include "rs-enum-types.h"
+# include "rs-rtsp-session-media.h"
+# include "rs-rtsp-session.h"
+#undef RTSPSESSION_INSIDE
