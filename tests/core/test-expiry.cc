@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <limits>
+
+#include "core/expiry.hh"
+#include "core/session.hh"
+
+using rs::core::Expiry;
+using rs::core::Micros;
+
+namespace {
+
+constexpr Micros kSecond = 1'000'000;
+constexpr Micros kStart = 1'000 * kSecond;
+
+}  // namespace
+
+TEST(Expiry, DefaultsAreRtspDefaults) {
+  Expiry expiry;
+  EXPECT_EQ(expiry.timeout(), 60u);
+  EXPECT_EQ(expiry.extra_timeout(), 5u);
+  EXPECT_EQ(expiry.prevent_count(), 0u);
+}
+
+TEST(Expiry, CountsDownTimeoutPlusExtra) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart), 65'000);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + kSecond), 64'000);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond - 1), 0);  // floor: 0.999 ms left
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond - 1000), 1);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond), 0);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 1000 * kSecond), 0);
+}
+
+TEST(Expiry, NowBeforeLastAccessCountsTheWholeSpan) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart - kSecond), 66'000);
+}
+
+TEST(Expiry, TimeoutZeroNeverExpires) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  expiry.set_timeout(0);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart), -1);
+  EXPECT_EQ(expiry.next_timeout_ms(std::numeric_limits<Micros>::max()), -1);
+  expiry.prevent();
+  EXPECT_EQ(expiry.next_timeout_ms(kStart), -1);
+}
+
+TEST(Expiry, HugeTimeoutsSaturateInsteadOfWrapping) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  expiry.set_timeout(UINT_MAX);
+  expiry.set_extra_timeout(UINT_MAX);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart), INT_MAX);
+  EXPECT_EQ(expiry.next_timeout_ms(std::numeric_limits<Micros>::min()), INT_MAX);
+  // 2^33 s after the touch it has expired; nothing wrapped on the way.
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + (Micros{UINT_MAX} * 2 + 1) * kSecond), 0);
+  EXPECT_EQ(expiry.next_timeout_ms(std::numeric_limits<Micros>::max()), 0);
+}
+
+TEST(Expiry, ExtremeLastAccessDoesNotOverflow) {
+  Expiry expiry;
+  expiry.touch_at(std::numeric_limits<Micros>::max(), std::numeric_limits<Micros>::max());
+  expiry.set_timeout(UINT_MAX);
+  EXPECT_EQ(expiry.next_timeout_ms(0), INT_MAX);
+  Expiry early;
+  early.touch_at(std::numeric_limits<Micros>::min(), std::numeric_limits<Micros>::min());
+  EXPECT_EQ(early.next_timeout_ms(0), 0);
+}
+
+TEST(Expiry, SettersReportChange) {
+  Expiry expiry;
+  EXPECT_FALSE(expiry.set_timeout(60));
+  EXPECT_TRUE(expiry.set_timeout(30));
+  EXPECT_FALSE(expiry.set_timeout(30));
+  EXPECT_FALSE(expiry.set_extra_timeout(5));
+  EXPECT_TRUE(expiry.set_extra_timeout(0));
+  EXPECT_EQ(expiry.timeout(), 30u);
+  EXPECT_EQ(expiry.extra_timeout(), 0u);
+}
+
+TEST(Expiry, ExtraTimeoutCountsForExpiry) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  expiry.set_timeout(10);
+  expiry.set_extra_timeout(0);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 10 * kSecond), 0);
+  expiry.set_extra_timeout(3);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 10 * kSecond), 3'000);
+}
+
+TEST(Expiry, PreventHoldsForAnyNow) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  expiry.prevent();
+  expiry.prevent();
+  EXPECT_EQ(expiry.prevent_count(), 2u);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 1'000'000 * kSecond), 65'000);
+  EXPECT_EQ(expiry.next_timeout_ms(std::numeric_limits<Micros>::max()), 65'000);
+  EXPECT_TRUE(expiry.allow());
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 1'000'000 * kSecond), 65'000);  // still one left
+  EXPECT_TRUE(expiry.allow());
+  EXPECT_EQ(expiry.prevent_count(), 0u);
+}
+
+TEST(Expiry, LastAllowCountsAsTouch) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);  // long ago on the real monotonic clock
+  expiry.prevent();
+  EXPECT_TRUE(expiry.allow());
+  Micros now = rs::core::monotonic_now();
+  EXPECT_GE(expiry.last_access(), now - kSecond);
+  EXPECT_GT(expiry.next_timeout_ms(now), 60'000);
+}
+
+TEST(Expiry, UnbalancedAllowIsRefused) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  EXPECT_FALSE(expiry.allow());
+  EXPECT_EQ(expiry.prevent_count(), 0u);
+  EXPECT_EQ(expiry.last_access(), kStart);  // not a touch either
+  expiry.prevent();
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 100 * kSecond), 65'000);
+}
+
+TEST(Expiry, RealClockIsSeparate) {
+  Expiry expiry;
+  expiry.touch_at(kStart, 5 * kStart);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + kSecond), 64'000);
+  EXPECT_EQ(expiry.next_timeout_ms_real(5 * kStart + 2 * kSecond), 63'000);
+  EXPECT_EQ(expiry.next_timeout_ms_real(5 * kStart + 100 * kSecond), 0);
+}
+
+TEST(Expiry, TouchMovesDeadline) {
+  Expiry expiry;
+  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart + 30 * kSecond, 0);
+  EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond), 30'000);
+  expiry.touch();
+  Micros now = rs::core::monotonic_now();
+  EXPECT_LE(expiry.next_timeout_ms(now), 65'000);
+  EXPECT_GT(expiry.next_timeout_ms(now), 64'000);
+}
+
+TEST(SessionHeader, Formats) {
+  rs::core::Session session;
+  EXPECT_FALSE(session.header().has_value());
+  session.set_id("abc123");
+  EXPECT_EQ(session.header(), "abc123");
+  session.expiry.set_timeout(30);
+  EXPECT_EQ(session.header(), "abc123;timeout=30");
+  session.expiry.set_timeout(0);
+  EXPECT_EQ(session.header(), "abc123;timeout=0");
+  session.expiry.set_timeout(UINT_MAX);
+  EXPECT_EQ(session.header(), "abc123;timeout=4294967295");
+  session.expiry.set_timeout(60);
+  EXPECT_EQ(session.header(), "abc123");
+  EXPECT_TRUE(session.set_timeout_always_visible(true));
+  EXPECT_FALSE(session.set_timeout_always_visible(true));
+  EXPECT_EQ(session.header(), "abc123;timeout=60");
+}
+
+TEST(SessionMedia, ChannelsComeInPairs) {
+  rs::core::SessionMedia media("/test");
+  EXPECT_EQ(media.path(), "/test");
+  EXPECT_EQ(media.rtsp_state(), 1);
+  for (int i = 0; i < 4; i++) {
+    auto channels = media.alloc_channels();
+    ASSERT_TRUE(channels.has_value());
+    EXPECT_EQ(channels->min, 2 * i);
+    EXPECT_EQ(channels->max, 2 * i + 1);
+  }
+  media.set_rtsp_state(4);
+  EXPECT_EQ(media.rtsp_state(), 4);
+}
