@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr int kIterations = 20000;
+constexpr int kIterations = 50000;
 
 }  // namespace
 
