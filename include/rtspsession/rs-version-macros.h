@@ -21,8 +21,16 @@
 #define RS_AVAILABLE_IN_ALL _RS_EXTERN
 #define RS_AVAILABLE_IN_1_0 _RS_EXTERN
 
-/* Kept for GstRtspServer compatibility; built and exported, but callers get a
- * deprecation warning unless they define RS_DISABLE_DEPRECATION_WARNINGS. */
+/**
+ * RS_DEPRECATED_IN_1_0_FOR:
+ * @f: the function to use instead
+ *
+ * Marks a function kept for GstRtspServer compatibility: it is built and
+ * exported, but callers get a deprecation warning unless they define
+ * `RS_DISABLE_DEPRECATION_WARNINGS`.
+ *
+ * Since: 1.0
+ */
 #if defined(RS_DISABLE_DEPRECATION_WARNINGS) || defined(RTSPSESSION_COMPILATION)
 # define RS_DEPRECATED_IN_1_0_FOR(f) _RS_EXTERN
 #else
