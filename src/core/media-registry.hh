@@ -54,13 +54,16 @@ class MediaRegistry {
   }
 
   // The media whose path covers `path` longest; on a tie the newest.
+  // Empty when nothing covers at least one character.
   Match best_match(std::string_view path) const {
     std::lock_guard guard(lock_);
     const Entry* best = nullptr;
     std::size_t best_len = 0;
     for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
       auto len = match_path(it->path, path);
-      if (len && (best == nullptr || *len > best_len)) {
+      // A match of length 0 (an empty media path) never wins, as in the
+      // reference: matched == 0 must mean "nothing found".
+      if (len && *len > best_len) {
         best = &*it;
         best_len = *len;
       }

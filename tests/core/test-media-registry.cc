@@ -102,6 +102,15 @@ TEST(MediaRegistry, TieGoesToNewest) {
   EXPECT_EQ(name_of(registry.best_match("/a/stream=1")), "third");
 }
 
+TEST(MediaRegistry, EmptyMediaPathNeverWins) {
+  Registry registry;
+  registry.add("", make("empty"));
+  EXPECT_EQ(name_of(registry.best_match("")), "-");
+  EXPECT_EQ(name_of(registry.best_match("/x")), "-");
+  registry.add("/x", make("x"));
+  EXPECT_EQ(name_of(registry.best_match("/x/y")), "x");
+}
+
 TEST(MediaRegistry, RemoveHandsBackTheHandle) {
   Registry registry;
   Handle a = make("a");
