@@ -8,4 +8,5 @@
 # include "rs-enum-types.h"
 # include "rs-rtsp-session-media.h"
 # include "rs-rtsp-session.h"
+# include "rs-rtsp-session-pool.h"
 #undef RTSPSESSION_INSIDE

@@ -19,13 +19,7 @@ int clamp_ms(Micros micros) noexcept {
 
 }  // namespace
 
-Expiry::Expiry() noexcept
-    : last_access_monotonic_(monotonic_now()), last_access_real_(real_now()) {}
-
-void Expiry::touch_at(Micros monotonic, Micros real) noexcept {
-  last_access_monotonic_.store(monotonic, std::memory_order_relaxed);
-  last_access_real_.store(real, std::memory_order_relaxed);
-}
+Expiry::Expiry() noexcept : last_access_(monotonic_now()) {}
 
 bool Expiry::set_timeout(std::uint32_t seconds) noexcept {
   return timeout_.exchange(seconds, std::memory_order_relaxed) != seconds;
@@ -50,24 +44,32 @@ bool Expiry::allow() noexcept {
   return true;
 }
 
-int Expiry::remaining_ms(Micros last_access, Micros now) const noexcept {
-  const std::uint32_t timeout = timeout_.load(std::memory_order_relaxed);
-  if (timeout == 0)
-    return -1;
-  // Both terms are below 2^32 seconds, so their sum in microseconds fits in 64 bits.
-  const Micros span = (static_cast<Micros>(timeout) + extra_timeout_.load(std::memory_order_relaxed)) *
-                      kMicrosPerSecond;
-  if (prevent_count() > 0)
-    return clamp_ms(span);
-  return clamp_ms(saturating_sub(saturating_add(last_access, span), now));
+Micros Expiry::span() const noexcept {
+  // Both terms are below 2^32 seconds, so the sum in microseconds fits in 64 bits.
+  return (static_cast<Micros>(timeout_.load(std::memory_order_relaxed)) +
+          extra_timeout_.load(std::memory_order_relaxed)) *
+         kMicrosPerSecond;
 }
 
 int Expiry::next_timeout_ms(Micros now) const noexcept {
-  return remaining_ms(last_access_monotonic_.load(std::memory_order_relaxed), now);
+  if (timeout_.load(std::memory_order_relaxed) == 0)
+    return -1;
+  if (prevent_count() > 0)
+    return clamp_ms(span());
+  return clamp_ms(saturating_sub(saturating_add(last_access(), span()), now));
 }
 
 int Expiry::next_timeout_ms_real(Micros real_now) const noexcept {
-  return remaining_ms(last_access_real_.load(std::memory_order_relaxed), real_now);
+  const Micros clock_offset = rs::core::real_now() - monotonic_now();
+  return next_timeout_ms(saturating_sub(real_now, clock_offset));
+}
+
+std::optional<Micros> Expiry::expires_at(Micros now) const noexcept {
+  if (timeout_.load(std::memory_order_relaxed) == 0)
+    return std::nullopt;
+  const Micros base = prevent_count() > 0 ? now : last_access();
+  // next_timeout_ms() floors to milliseconds: 0 from 999 µs before the deadline.
+  return saturating_sub(saturating_add(base, span()), kMicrosPerMilli - 1);
 }
 
 }  // namespace rs::core

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "clock.hh"
 
@@ -12,7 +13,7 @@ namespace rs::core {
 // is prevented or the timeout is 0.
 //
 // No lock: each field is an independent atomic, so touch() — called on every
-// request and RTCP packet — is two relaxed stores. Readers may see a touch and
+// request and RTCP packet — is one clock read and one relaxed store. Readers may see a touch and
 // a concurrent set_timeout() in either order, which only shifts the deadline
 // between two values that were both true a moment ago.
 class Expiry {
@@ -22,8 +23,8 @@ class Expiry {
 
   Expiry() noexcept;
 
-  void touch() noexcept { touch_at(monotonic_now(), real_now()); }
-  void touch_at(Micros monotonic, Micros real) noexcept;
+  void touch() noexcept { touch_at(monotonic_now()); }
+  void touch_at(Micros monotonic) noexcept { last_access_.store(monotonic, std::memory_order_relaxed); }
 
   // Setters return whether the value changed (for property notification).
   bool set_timeout(std::uint32_t seconds) noexcept;
@@ -40,16 +41,23 @@ class Expiry {
   // Milliseconds until expiry at monotonic time `now`, in [0, INT32_MAX];
   // -1 when the timeout is 0 (never expires).
   int next_timeout_ms(Micros now) const noexcept;
-  // The same against the wall clock (for the deprecated GTimeVal API).
+  // The same against the wall clock (for the deprecated GTimeVal API). The
+  // wall-clock time of the last access is the monotonic one moved by the
+  // clocks' current offset; storing it too would cost 8 bytes per session
+  // and a second clock read per touch.
   int next_timeout_ms_real(Micros real_now) const noexcept;
 
-  Micros last_access() const noexcept { return last_access_monotonic_.load(std::memory_order_relaxed); }
+  // The first monotonic time at which next_timeout_ms() is 0, judged at
+  // `now` (a prevented session counts as touched at `now`); nothing when the
+  // timeout is 0.
+  std::optional<Micros> expires_at(Micros now) const noexcept;
+
+  Micros last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
 
  private:
-  int remaining_ms(Micros last_access, Micros now) const noexcept;
+  Micros span() const noexcept;
 
-  std::atomic<Micros> last_access_monotonic_;
-  std::atomic<Micros> last_access_real_;
+  std::atomic<Micros> last_access_;
   std::atomic<std::uint32_t> timeout_{kDefaultTimeout};
   std::atomic<std::uint32_t> extra_timeout_{kDefaultExtraTimeout};
   std::atomic<std::uint32_t> prevent_count_{0};

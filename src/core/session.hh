@@ -4,18 +4,39 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "compact-id.hh"
 #include "expiry.hh"
 
 namespace rs::core {
 
+class PoolLink;
+
+// A node of the pool's expiry index: a circular list per deadline bucket.
+// Guarded by the index lock of the pool the session is in; both null while
+// the session is not indexed.
+struct IndexNode {
+  IndexNode* prev = nullptr;
+  IndexNode* next = nullptr;
+};
+
 // What a session is apart from its medias: its id, its expiry and how it
-// presents itself in the Session: header.
-class Session {
+// presents itself in the Session: header, plus its place in a pool.
+//
+// Kept small on purpose: a pool holds a million of them.
+class Session : public IndexNode {
  public:
+  Session() = default;
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
   // The id is set once, before the session is shared between threads.
-  void set_id(std::optional<std::string> id) { id_ = std::move(id); }
-  const std::optional<std::string>& id() const noexcept { return id_; }
+  void set_id(std::optional<std::string_view> id) { id_.assign(id); }
+  const char* id_c_str() const noexcept { return id_.c_str(); }
+  std::string_view id() const noexcept { return id_.view(); }
+  bool has_id() const noexcept { return id_.has_value(); }
 
   bool set_timeout_always_visible(bool visible) noexcept {
     return timeout_always_visible_.exchange(visible, std::memory_order_relaxed) != visible;
@@ -26,11 +47,36 @@ class Session {
   // always to be shown, else "<id>". Nothing without an id.
   std::optional<std::string> header() const;
 
-  Expiry expiry;
+  const Expiry& expiry() const noexcept { return expiry_; }
+  void touch() noexcept { expiry_.touch(); }
+  void touch_at(Micros monotonic) noexcept { expiry_.touch_at(monotonic); }
+  void prevent_expire() noexcept { expiry_.prevent(); }
+  // Returns false, changing nothing, when there is no prevent to undo. The
+  // pool needs no word: the session expires later than the pool last saw.
+  bool allow_expire() noexcept { return expiry_.allow(); }
+  // Setters return whether the value changed. When the deadline may have
+  // moved earlier, they tell the session's pool so it can reschedule.
+  bool set_timeout(std::uint32_t seconds) noexcept;
+  bool set_extra_timeout(std::uint32_t seconds) noexcept;
+
+  // Which pool to tell about earlier deadlines; set once when the session
+  // joins a pool, released when the session is destroyed.
+  void attach_pool(PoolLink* link) noexcept;
+  PoolLink* pool_link() const noexcept { return pool_link_.load(std::memory_order_acquire); }
 
  private:
-  std::optional<std::string> id_;
+  void deadline_may_be_earlier() noexcept;
+
+  // Ordered to pack: a pool holds a million of these.
+  Expiry expiry_;
+  std::atomic<PoolLink*> pool_link_{nullptr};
+  CompactId id_;
   std::atomic<bool> timeout_always_visible_{false};
+
+ public:
+  // Pool membership, maintained by PoolEngine: written under the pool's
+  // shard lock, read under its index lock.
+  std::atomic<bool> in_pool{false};
 };
 
 // The state a session keeps for one media it set up.

@@ -10,6 +10,7 @@
 #include "core/media-registry.hh"
 #include "core/session.hh"
 #include "rs-object-ref.hh"
+#include "rs-rtsp-session-private.hh"
 
 /**
  * RsRTSPSession:
@@ -33,17 +34,29 @@
 namespace {
 
 using MediaHandle = rs::glib::ObjectRef<RsRTSPSessionMedia>;
+using MediaRegistry = rs::core::MediaRegistry<MediaHandle>;
 
-struct SessionImpl
-{
-  rs::core::Session core;
-  // Has its own leaf lock; see MediaRegistry.
-  rs::core::MediaRegistry<MediaHandle> medias;
-};
-
+// Lives in the instance's private data, constructed in _init and destroyed
+// in _finalize; kept small, since a pool may hold a million sessions.
 struct RsRTSPSessionPrivate
 {
-  SessionImpl *impl;
+  rs::core::Session core;
+  // Made on the first manage_media(); has its own leaf lock.
+  std::atomic<MediaRegistry *> medias{nullptr};
+
+  // The registry, made if `create` and there is none yet.
+  MediaRegistry *
+  media_registry (bool create)
+  {
+    MediaRegistry *registry = medias.load (std::memory_order_acquire);
+    if (registry != nullptr || !create)
+      return registry;
+    auto *fresh = new MediaRegistry ();
+    if (medias.compare_exchange_strong (registry, fresh, std::memory_order_acq_rel))
+      return fresh;
+    delete fresh;  // another thread made one first
+    return registry;
+  }
 };
 
 enum
@@ -62,18 +75,43 @@ GParamSpec *properties[N_PROPS];
 
 G_DEFINE_TYPE_WITH_PRIVATE (RsRTSPSession, rs_rtsp_session, G_TYPE_OBJECT)
 
-static SessionImpl &
+static RsRTSPSessionPrivate &
 get_impl (RsRTSPSession *self) noexcept
 {
-  return *static_cast<RsRTSPSessionPrivate *> (rs_rtsp_session_get_instance_private (self))->impl;
+  return *static_cast<RsRTSPSessionPrivate *> (rs_rtsp_session_get_instance_private (self));
+}
+
+rs::core::Session *
+rs_rtsp_session_get_core (RsRTSPSession *session) noexcept
+{
+  return &get_impl (session).core;
+}
+
+RsRTSPSession *
+rs_rtsp_session_from_core (rs::core::Session *core) noexcept
+{
+  // The inverse of get_instance_private(): the core is the first member of
+  // the private data, which sits at a fixed offset from the instance.
+  auto *priv = reinterpret_cast<RsRTSPSessionPrivate *> (core);
+  return reinterpret_cast<RsRTSPSession *> (reinterpret_cast<guint8 *> (priv) - RsRTSPSession_private_offset);
+}
+
+RsRTSPSession *
+rs_rtsp_session_new_with_type (GType type, const gchar *sessionid) noexcept
+{
+  auto *session = static_cast<RsRTSPSession *> (g_object_new (type, nullptr));
+  // Construct-only and not yet shared: set directly, skipping the property
+  // machinery, which is most of the cost of a new session.
+  get_impl (session).core.set_id (sessionid);
+  return session;
 }
 
 static void
 rs_rtsp_session_finalize (GObject *object) noexcept
 {
-  auto *priv = static_cast<RsRTSPSessionPrivate *> (
-      rs_rtsp_session_get_instance_private (RS_RTSP_SESSION (object)));
-  delete priv->impl;
+  auto &impl = get_impl (RS_RTSP_SESSION (object));
+  delete impl.medias.load (std::memory_order_acquire);
+  impl.~RsRTSPSessionPrivate ();
   G_OBJECT_CLASS (rs_rtsp_session_parent_class)->finalize (object);
 }
 
@@ -85,16 +123,16 @@ rs_rtsp_session_get_property (GObject *object, guint prop_id, GValue *value, GPa
   switch (prop_id)
     {
     case PROP_SESSIONID:
-      g_value_set_string (value, impl.core.id () ? impl.core.id ()->c_str () : nullptr);
+      g_value_set_string (value, impl.core.id_c_str ());
       break;
     case PROP_TIMEOUT:
-      g_value_set_uint (value, impl.core.expiry.timeout ());
+      g_value_set_uint (value, impl.core.expiry ().timeout ());
       break;
     case PROP_TIMEOUT_ALWAYS_VISIBLE:
       g_value_set_boolean (value, impl.core.timeout_always_visible ());
       break;
     case PROP_EXTRA_TIMEOUT:
-      g_value_set_uint (value, impl.core.expiry.extra_timeout ());
+      g_value_set_uint (value, impl.core.expiry ().extra_timeout ());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -112,7 +150,7 @@ rs_rtsp_session_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_SESSIONID:
       {
         const gchar *id = g_value_get_string (value);
-        impl.core.set_id (id ? std::optional<std::string> (id) : std::nullopt);
+        impl.core.set_id (id ? std::optional<std::string_view> (id) : std::nullopt);
       }
       break;
     case PROP_TIMEOUT:
@@ -123,7 +161,7 @@ rs_rtsp_session_set_property (GObject *object, guint prop_id, const GValue *valu
         g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_EXTRA_TIMEOUT:
-      if (impl.core.expiry.set_extra_timeout (g_value_get_uint (value)))
+      if (impl.core.set_extra_timeout (g_value_get_uint (value)))
         g_object_notify_by_pspec (object, pspec);
       break;
     default:
@@ -195,8 +233,7 @@ rs_rtsp_session_class_init (RsRTSPSessionClass *klass)
 static void
 rs_rtsp_session_init (RsRTSPSession *self)
 {
-  auto *priv = static_cast<RsRTSPSessionPrivate *> (rs_rtsp_session_get_instance_private (self));
-  priv->impl = new SessionImpl ();
+  new (rs_rtsp_session_get_instance_private (self)) RsRTSPSessionPrivate ();
 }
 
 /**
@@ -215,7 +252,7 @@ RsRTSPSession *
 rs_rtsp_session_new (const gchar *sessionid) noexcept
 {
   g_return_val_if_fail (sessionid != nullptr, nullptr);
-  return static_cast<RsRTSPSession *> (g_object_new (RS_TYPE_RTSP_SESSION, "sessionid", sessionid, nullptr));
+  return rs_rtsp_session_new_with_type (RS_TYPE_RTSP_SESSION, sessionid);
 }
 
 /**
@@ -233,8 +270,7 @@ const gchar *
 rs_rtsp_session_get_sessionid (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), nullptr);
-  const auto &id = get_impl (session).core.id ();
-  return id ? id->c_str () : nullptr;
+  return get_impl (session).core.id_c_str ();
 }
 
 /**
@@ -271,7 +307,7 @@ void
 rs_rtsp_session_set_timeout (RsRTSPSession *session, guint timeout) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  if (get_impl (session).core.expiry.set_timeout (timeout))
+  if (get_impl (session).core.set_timeout (timeout))
     g_object_notify_by_pspec (G_OBJECT (session), properties[PROP_TIMEOUT]);
 }
 
@@ -289,7 +325,7 @@ guint
 rs_rtsp_session_get_timeout (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), 0);
-  return get_impl (session).core.expiry.timeout ();
+  return get_impl (session).core.expiry ().timeout ();
 }
 
 /**
@@ -306,7 +342,7 @@ void
 rs_rtsp_session_touch (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  get_impl (session).core.expiry.touch ();
+  get_impl (session).core.touch ();
 }
 
 /**
@@ -323,7 +359,7 @@ void
 rs_rtsp_session_prevent_expire (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  get_impl (session).core.expiry.prevent ();
+  get_impl (session).core.prevent_expire ();
 }
 
 /**
@@ -340,7 +376,7 @@ void
 rs_rtsp_session_allow_expire (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  if (!get_impl (session).core.expiry.allow ())
+  if (!get_impl (session).core.allow_expire ())
     g_critical ("rs_rtsp_session_allow_expire: called without a matching rs_rtsp_session_prevent_expire() "
                 "on session %s",
                 rs_rtsp_session_get_sessionid (session) ? rs_rtsp_session_get_sessionid (session) : "(no id)");
@@ -364,7 +400,7 @@ gint
 rs_rtsp_session_next_timeout_usec (RsRTSPSession *session, gint64 now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), -1);
-  return get_impl (session).core.expiry.next_timeout_ms (now);
+  return get_impl (session).core.expiry ().next_timeout_ms (now);
 }
 
 /**
@@ -383,7 +419,7 @@ gboolean
 rs_rtsp_session_is_expired_usec (RsRTSPSession *session, gint64 now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), FALSE);
-  return get_impl (session).core.expiry.next_timeout_ms (now) == 0;
+  return get_impl (session).core.expiry ().next_timeout_ms (now) == 0;
 }
 
 G_GNUC_BEGIN_IGNORE_DEPRECATIONS
@@ -417,7 +453,7 @@ rs_rtsp_session_next_timeout (RsRTSPSession *session, GTimeVal *now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), -1);
   g_return_val_if_fail (now != nullptr, -1);
-  return get_impl (session).core.expiry.next_timeout_ms_real (timeval_to_micros (now));
+  return get_impl (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now));
 }
 
 /**
@@ -438,7 +474,7 @@ rs_rtsp_session_is_expired (RsRTSPSession *session, GTimeVal *now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), FALSE);
   g_return_val_if_fail (now != nullptr, FALSE);
-  return get_impl (session).core.expiry.next_timeout_ms_real (timeval_to_micros (now)) == 0;
+  return get_impl (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now)) == 0;
 }
 
 G_GNUC_END_IGNORE_DEPRECATIONS
@@ -465,7 +501,7 @@ rs_rtsp_session_manage_media (RsRTSPSession *sess, const gchar *path, GObject *m
 
   auto handle = MediaHandle::adopt (rs_rtsp_session_media_new (path, media));
   RsRTSPSessionMedia *session_media = handle.get ();
-  get_impl (sess).medias.add (path, std::move (handle));
+  get_impl (sess).media_registry (true)->add (path, std::move (handle));
   return session_media;
 }
 
@@ -487,14 +523,18 @@ rs_rtsp_session_release_media (RsRTSPSession *sess, RsRTSPSessionMedia *media) n
   g_return_val_if_fail (RS_IS_RTSP_SESSION (sess), FALSE);
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), FALSE);
 
+  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  if (registry == nullptr)
+    return FALSE;
   // The removed handle, if any, is dropped here, after the lock is released.
-  return get_impl (sess).medias.remove (media).second;
+  return registry->remove (media).second;
 }
 
 static MediaHandle
 lookup_media (RsRTSPSession *sess, const gchar *path, gint *matched) noexcept
 {
-  auto match = get_impl (sess).medias.best_match (path);
+  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  auto match = registry ? registry->best_match (path) : MediaRegistry::Match{};
   if (matched != nullptr)
     *matched = static_cast<gint> (std::min<std::size_t> (match.matched, std::numeric_limits<gint>::max ()));
   return std::move (match.media);
@@ -577,8 +617,11 @@ rs_rtsp_session_filter (RsRTSPSession *sess, RsRTSPSessionFilterFunc func, gpoin
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (sess), nullptr);
 
+  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  if (registry == nullptr)
+    return nullptr;
   GList *result = nullptr;
-  get_impl (sess).medias.filter (
+  registry->filter (
       [&] (const MediaHandle &media) {
         if (func == nullptr)
           return rs::core::FilterDecision::Ref;

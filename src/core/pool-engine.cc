@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "pool-engine.hh"
+
+#include <functional>
+#include <string_view>
+
+namespace rs::core {
+
+namespace {
+
+constexpr Micros kMicrosPerMilli = 1000;
+constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+
+std::int64_t bucket_of(Micros expires_at) noexcept {
+  // Floor division, so that negative times bucket correctly too.
+  std::int64_t bucket = expires_at / kMicrosPerMilli;
+  if (expires_at % kMicrosPerMilli < 0)
+    bucket--;
+  return bucket;
+}
+
+bool is_expired(const Session* session, Micros now) noexcept {
+  return session->expiry().next_timeout_ms(now) == 0;
+}
+
+}  // namespace
+
+void PoolLink::reschedule(Session* session) noexcept {
+  std::lock_guard guard(lock_);
+  if (engine_ != nullptr)
+    engine_->reschedule(session);
+}
+
+void PoolLink::detach() noexcept {
+  std::lock_guard guard(lock_);
+  engine_ = nullptr;
+}
+
+PoolEngine::PoolEngine(SessionOps ops, std::function<void()> wakeup)
+    : ops_(ops), wakeup_(std::move(wakeup)), link_(new PoolLink(this)) {}
+
+PoolEngine::~PoolEngine() {
+  link_->detach();
+  link_->unref();
+  // Anything still here is dropped without ceremony; the GObject layer
+  // empties the engine with take_all() first.
+  for (Session* session : take_all())
+    ops_.unref(session);
+}
+
+std::size_t PoolEngine::hash_of(std::string_view id) noexcept {
+  return std::hash<std::string_view>{}(id);
+}
+
+std::size_t PoolEngine::find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept {
+  if (shard.slots.empty())
+    return kNoSlot;
+  const std::size_t mask = shard.slots.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    Session* session = shard.slots[i];
+    if (session == nullptr)
+      return kNoSlot;
+    if (session->id() == id)
+      return i;
+  }
+}
+
+void PoolEngine::grow(Shard& shard) {
+  std::vector<Session*> old = std::move(shard.slots);
+  shard.slots.assign(old.empty() ? 16 : old.size() * 2, nullptr);
+  for (Session* session : old)
+    if (session != nullptr)
+      insert_slot(shard, hash_of(session->id()), session);
+}
+
+void PoolEngine::insert_slot(Shard& shard, std::size_t hash, Session* session) {
+  const std::size_t mask = shard.slots.size() - 1;
+  std::size_t i = hash & mask;
+  while (shard.slots[i] != nullptr)
+    i = (i + 1) & mask;
+  shard.slots[i] = session;
+}
+
+void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
+  // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+  const std::size_t mask = shard.slots.size() - 1;
+  std::size_t hole = slot;
+  for (std::size_t i = (slot + 1) & mask; shard.slots[i] != nullptr; i = (i + 1) & mask) {
+    const std::size_t home = hash_of(shard.slots[i]->id()) & mask;
+    // Move the entry into the hole unless its home lies cyclically in (hole, i].
+    const bool home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+    if (!home_after_hole) {
+      shard.slots[hole] = shard.slots[i];
+      hole = i;
+    }
+  }
+  shard.slots[hole] = nullptr;
+}
+
+PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions) {
+  if (session->pool_link() != nullptr)
+    return InsertResult::AlreadyPooled;
+
+  if (max_sessions != 0) {
+    std::size_t count = count_.load(std::memory_order_relaxed);
+    do {
+      if (count >= max_sessions)
+        return InsertResult::Full;
+    } while (!count_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed));
+  } else {
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  const std::size_t hash = hash_of(session->id());
+  Shard& shard = shard_for(hash);
+  {
+    std::lock_guard guard(shard.lock);
+    if (find_slot(shard, hash, session->id()) != kNoSlot) {
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      return InsertResult::DuplicateId;
+    }
+    if ((shard.count + 1) * 4 > shard.slots.size() * 3)
+      grow(shard);
+    ops_.ref(session);
+    session->attach_pool(link_);
+    session->in_pool.store(true, std::memory_order_release);
+    insert_slot(shard, hash, session);
+    shard.count++;
+  }
+
+  bool earlier;
+  {
+    std::lock_guard guard(index_lock_);
+    // A concurrent remove() may already have taken it out again.
+    auto expires_at = session->expiry().expires_at(monotonic_now());
+    earlier = session->in_pool.load(std::memory_order_acquire) && session->prev == nullptr && expires_at &&
+              link(session, *expires_at);
+  }
+  if (earlier)
+    wake();
+  return InsertResult::Inserted;
+}
+
+bool PoolEngine::contains_id(std::string_view id) const {
+  const std::size_t hash = hash_of(id);
+  Shard& shard = shard_for(hash);
+  std::lock_guard guard(shard.lock);
+  return find_slot(shard, hash, id) != kNoSlot;
+}
+
+Session* PoolEngine::find(std::string_view id) const {
+  const std::size_t hash = hash_of(id);
+  Shard& shard = shard_for(hash);
+  std::lock_guard guard(shard.lock);
+  const std::size_t slot = find_slot(shard, hash, id);
+  if (slot == kNoSlot)
+    return nullptr;
+  Session* session = shard.slots[slot];
+  ops_.ref(session);
+  return session;
+}
+
+bool PoolEngine::remove(Session* session) {
+  if (session->pool_link() != link_)
+    return false;
+  const std::size_t hash = hash_of(session->id());
+  Shard& shard = shard_for(hash);
+  {
+    std::lock_guard guard(shard.lock);
+    const std::size_t slot = find_slot(shard, hash, session->id());
+    if (slot == kNoSlot || shard.slots[slot] != session)
+      return false;
+    erase_slot(shard, slot);
+    shard.count--;
+    session->in_pool.store(false, std::memory_order_release);
+  }
+  count_.fetch_sub(1, std::memory_order_relaxed);
+  unindex(session);
+  return true;
+}
+
+void PoolEngine::unindex(Session* session) {
+  std::lock_guard guard(index_lock_);
+  if (session->prev != nullptr)
+    unlink(session);
+}
+
+bool PoolEngine::link(Session* session, Micros expires_at) {
+  const std::int64_t key = bucket_of(expires_at);
+  auto [it, inserted] = buckets_.try_emplace(key);
+  Bucket& bucket = it->second;
+  if (inserted) {
+    bucket.key = key;
+    bucket.prev = bucket.next = &bucket;
+  }
+  session->prev = bucket.prev;
+  session->next = &bucket;
+  bucket.prev->next = session;
+  bucket.prev = session;
+  return inserted && it == buckets_.begin();
+}
+
+void PoolEngine::unlink(Session* session) noexcept {
+  IndexNode* before = session->prev;
+  IndexNode* after = session->next;
+  before->next = after;
+  after->prev = before;
+  session->prev = session->next = nullptr;
+  // A node that points at itself is the sentinel of a now empty bucket.
+  if (before->next == before)
+    buckets_.erase(static_cast<Bucket*>(before)->key);
+}
+
+void PoolEngine::pop_due(Micros now, std::vector<Session*>& expired) {
+  const std::int64_t due = bucket_of(now);
+  std::vector<std::pair<Session*, Micros>> later;  // due bucket, not yet expired
+  while (!buckets_.empty() && buckets_.begin()->first <= due) {
+    Bucket& bucket = buckets_.begin()->second;
+    for (IndexNode* node = bucket.next; node != &bucket;) {
+      auto* session = static_cast<Session*>(node);
+      node = node->next;
+      session->prev = session->next = nullptr;
+      auto expires_at = session->expiry().expires_at(now);
+      if (!expires_at)
+        continue;  // timeout 0: out of the index until its timeout changes
+      if (*expires_at <= now)
+        expired.push_back(session);
+      else if (bucket_of(*expires_at) <= due)
+        later.emplace_back(session, *expires_at);
+      else
+        link(session, *expires_at);
+    }
+    buckets_.erase(buckets_.begin());
+  }
+  for (auto [session, expires_at] : later)
+    link(session, expires_at);
+}
+
+std::vector<Session*> PoolEngine::take_expired(Micros now) {
+  std::vector<Session*> candidates;
+  {
+    std::lock_guard guard(index_lock_);
+    pop_due(now, candidates);
+    for (Session* session : candidates)
+      ops_.ref(session);  // keep it alive past a concurrent remove()
+  }
+
+  std::vector<Session*> removed;
+  std::vector<Session*> to_relink;
+  for (Session* session : candidates) {
+    const std::size_t hash = hash_of(session->id());
+    Shard& shard = shard_for(hash);
+    bool taken = false;
+    {
+      std::lock_guard guard(shard.lock);
+      if (session->in_pool.load(std::memory_order_acquire)) {
+        // Re-check under the lock: it may have been found and touched meanwhile.
+        if (is_expired(session, now)) {
+          const std::size_t slot = find_slot(shard, hash, session->id());
+          erase_slot(shard, slot);
+          shard.count--;
+          session->in_pool.store(false, std::memory_order_release);
+          taken = true;
+        } else {
+          to_relink.push_back(session);
+        }
+      }
+    }
+    if (taken) {
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      removed.push_back(session);
+    }
+  }
+
+  if (!removed.empty() || !to_relink.empty()) {
+    std::lock_guard guard(index_lock_);
+    // A reschedule() may have indexed a removed session again meanwhile.
+    for (Session* session : removed)
+      if (session->prev != nullptr)
+        unlink(session);
+    for (Session* session : to_relink) {
+      if (session->prev != nullptr || !session->in_pool.load(std::memory_order_acquire))
+        continue;
+      if (auto expires_at = session->expiry().expires_at(monotonic_now()))
+        link(session, *expires_at);
+    }
+  }
+  // Drop the temporary references outside every lock: a session removed by
+  // someone else meanwhile may be finalized here. The removed ones keep the
+  // pool's reference, which goes to the caller.
+  for (Session* session : candidates)
+    ops_.unref(session);
+  return removed;
+}
+
+std::vector<Session*> PoolEngine::take_all() {
+  std::vector<Session*> all;
+  all.reserve(size());
+  for (Shard& shard : shards_) {
+    std::lock_guard guard(shard.lock);
+    for (Session*& slot : shard.slots) {
+      if (slot != nullptr) {
+        slot->in_pool.store(false, std::memory_order_release);
+        all.push_back(slot);
+        slot = nullptr;
+      }
+    }
+    count_.fetch_sub(shard.count, std::memory_order_relaxed);
+    shard.count = 0;
+  }
+  std::lock_guard guard(index_lock_);
+  for (auto& [key, bucket] : buckets_) {
+    for (IndexNode* node = bucket.next; node != &bucket;) {
+      IndexNode* next = node->next;
+      node->prev = node->next = nullptr;
+      node = next;
+    }
+  }
+  buckets_.clear();
+  return all;
+}
+
+std::vector<Session*> PoolEngine::snapshot() const {
+  std::vector<Session*> all;
+  all.reserve(size());
+  for (const Shard& shard : shards_) {
+    std::lock_guard guard(shard.lock);
+    for (Session* session : shard.slots) {
+      if (session != nullptr) {
+        ops_.ref(session);
+        all.push_back(session);
+      }
+    }
+  }
+  return all;
+}
+
+std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
+  std::lock_guard guard(index_lock_);
+  std::vector<Session*> expired;
+  pop_due(now, expired);
+  if (!expired.empty()) {
+    // Leave them indexed where they were due, for cleanup to find.
+    for (Session* session : expired)
+      link(session, *session->expiry().expires_at(now));
+    return now;
+  }
+  if (buckets_.empty())
+    return std::nullopt;
+  // By the end of the earliest bucket, its sessions have all expired unless touched.
+  return buckets_.begin()->first * kMicrosPerMilli + (kMicrosPerMilli - 1);
+}
+
+void PoolEngine::reschedule(Session* session) {
+  bool earlier = false;
+  {
+    std::lock_guard guard(index_lock_);
+    if (!session->in_pool.load(std::memory_order_acquire))
+      return;
+    if (session->prev != nullptr)
+      unlink(session);
+    if (auto expires_at = session->expiry().expires_at(monotonic_now()))
+      earlier = link(session, *expires_at);
+  }
+  if (earlier)
+    wake();
+}
+
+void PoolEngine::wake() const {
+  if (wakeup_)
+    wakeup_();
+}
+
+}  // namespace rs::core

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "clock.hh"
+#include "session.hh"
+
+namespace rs::core {
+
+class PoolEngine;
+
+// How a session reaches its pool to report an earlier deadline, safe against
+// the pool being destroyed meanwhile: the engine detaches the link before it
+// goes, and the link lives on, reference-counted, while any session that was
+// ever in the pool does.
+class PoolLink {
+ public:
+  explicit PoolLink(PoolEngine* engine) noexcept : engine_(engine) {}
+
+  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete this;
+  }
+
+  void reschedule(Session* session) noexcept;
+  void detach() noexcept;
+
+ private:
+  std::atomic<std::size_t> refs_{1};
+  // Protects engine_. Lock order: a PoolLink's lock before its engine's index lock.
+  std::mutex lock_;
+  PoolEngine* engine_;
+};
+
+// How the engine takes and drops references on session objects it holds
+// (g_object_ref/unref in the GObject layer).
+struct SessionOps {
+  void (*ref)(Session*) noexcept;
+  void (*unref)(Session*) noexcept;
+};
+
+// The sessions of a pool: a sharded hash table by id for find, and an
+// expiry index of deadline buckets so that expiry work costs what the expired
+// sessions cost, not what the pool's size costs.
+//
+// Touching a session does not reach the engine: it is one atomic store in
+// the session. So the index holds, for each session, a deadline that may be
+// too early; when its bucket comes due the session's real deadline is read
+// and the session rescheduled if it was touched meanwhile. A deadline that
+// moves earlier (a lower timeout) is reported by the session through its
+// PoolLink. Sessions with timeout 0 are not indexed at all.
+class PoolEngine {
+ public:
+  explicit PoolEngine(SessionOps ops, std::function<void()> wakeup = {});
+  ~PoolEngine();
+  PoolEngine(const PoolEngine&) = delete;
+  PoolEngine& operator=(const PoolEngine&) = delete;
+
+  enum class InsertResult { Inserted, DuplicateId, Full, AlreadyPooled };
+  // Adds `session` (which must have an id), taking a reference.
+  // `max_sessions` 0 means no limit.
+  InsertResult insert(Session* session, std::uint32_t max_sessions);
+  bool contains_id(std::string_view id) const;
+  // A new reference to the session with `id`, or nullptr. Does not touch.
+  Session* find(std::string_view id) const;
+  // Takes `session` out. On success the caller inherits the pool's reference.
+  bool remove(Session* session);
+  // Takes out every session expired at `now`; the caller inherits the references.
+  std::vector<Session*> take_expired(Micros now);
+  // Takes out every session, for the pool's destruction.
+  std::vector<Session*> take_all();
+  // New references to all sessions.
+  std::vector<Session*> snapshot() const;
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+  // When a watch should look next: nothing when no session can expire, a
+  // time <= now when some session has expired at `now`. Reschedules sessions
+  // that were touched since they were indexed.
+  std::optional<Micros> next_wakeup(Micros now);
+
+  // The deadline of `session` may have moved; re-index it.
+  void reschedule(Session* session);
+
+ private:
+  struct Bucket : IndexNode {
+    std::int64_t key = 0;
+  };
+
+  struct alignas(64) Shard {
+    mutable std::mutex lock;  // protects slots and count
+    std::vector<Session*> slots;  // open addressing, linear probing; size 0 or a power of 2
+    std::size_t count = 0;
+  };
+  static constexpr std::size_t kShardBits = 6;
+  static constexpr std::size_t kShards = std::size_t{1} << kShardBits;
+
+  static std::size_t hash_of(std::string_view id) noexcept;
+  Shard& shard_for(std::size_t hash) const noexcept {
+    return const_cast<Shard&>(shards_[hash >> (sizeof(std::size_t) * 8 - kShardBits)]);
+  }
+  // Shard helpers; the shard's lock must be held.
+  static std::size_t find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept;
+  static void insert_slot(Shard& shard, std::size_t hash, Session* session);
+  static void erase_slot(Shard& shard, std::size_t slot) noexcept;
+  static void grow(Shard& shard);
+
+  // Index helpers; index_lock_ must be held. link() returns whether the
+  // earliest bucket moved earlier.
+  bool link(Session* session, Micros expires_at);
+  void unlink(Session* session) noexcept;
+  // Pops every bucket due at `now`. Sessions expired at `now` go to
+  // `expired` (unlinked), touched ones are relinked at their real deadline.
+  void pop_due(Micros now, std::vector<Session*>& expired);
+
+  // After a removal from the table: drop the session from the index.
+  void unindex(Session* session);
+  void wake() const;
+
+  const SessionOps ops_;
+  const std::function<void()> wakeup_;
+  PoolLink* const link_;
+  std::atomic<std::size_t> count_{0};
+  std::array<Shard, kShards> shards_;
+
+  // Protects buckets_ and the IndexNode of every session in this pool.
+  // Never held together with a shard lock.
+  mutable std::mutex index_lock_;
+  std::map<std::int64_t, Bucket> buckets_;  // millisecond of expiry -> sessions
+};
+
+}  // namespace rs::core

@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "config.h"
+
+#include "rs-rtsp-session-pool.h"
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/pool-engine.hh"
+#include "core/session-id.hh"
+#include "rs-rtsp-session-private.hh"
+
+/**
+ * RsRTSPSessionPool:
+ *
+ * The sessions of an RTSP server: it makes them with unguessable ids, finds
+ * them again by the id in a request's `Session:` header, and removes them
+ * when they expire.
+ *
+ * Finding and touching a session takes no lock shared by the whole pool, and
+ * expiring sessions — rs_rtsp_session_pool_cleanup() and the source of
+ * rs_rtsp_session_pool_create_watch() — costs what the expired sessions
+ * cost, not what the pool's size costs. All methods may be called from any
+ * thread.
+ *
+ * Since: 1.0
+ */
+
+namespace {
+
+constexpr int kMaxIdAttempts = 100;
+
+struct RsRTSPSessionPoolPrivate
+{
+  std::unique_ptr<rs::core::PoolEngine> engine;
+  std::atomic<guint> max_sessions{0};
+  // Protects watches: the sources made by create_watch() that are still alive.
+  std::mutex watches_lock;
+  std::vector<GSource *> watches;
+};
+
+enum
+{
+  PROP_0,
+  PROP_MAX_SESSIONS,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_SESSION_REMOVED,
+  N_SIGNALS
+};
+
+GParamSpec *properties[N_PROPS];
+guint signals[N_SIGNALS];
+
+void
+ref_session (rs::core::Session *core) noexcept
+{
+  g_object_ref (rs_rtsp_session_from_core (core));
+}
+
+void
+unref_session (rs::core::Session *core) noexcept
+{
+  g_object_unref (rs_rtsp_session_from_core (core));
+}
+
+}  // namespace
+
+G_DEFINE_TYPE_WITH_PRIVATE (RsRTSPSessionPool, rs_rtsp_session_pool, G_TYPE_OBJECT)
+
+static RsRTSPSessionPoolPrivate &
+get_priv (RsRTSPSessionPool *pool) noexcept
+{
+  return *static_cast<RsRTSPSessionPoolPrivate *> (rs_rtsp_session_pool_get_instance_private (pool));
+}
+
+static rs::core::PoolEngine &
+get_engine (RsRTSPSessionPool *pool) noexcept
+{
+  return *get_priv (pool).engine;
+}
+
+// Emits session-removed for each session and drops the reference the pool
+// held. No lock is held here.
+static guint
+finish_removals (RsRTSPSessionPool *pool, const std::vector<rs::core::Session *> &removed) noexcept
+{
+  for (rs::core::Session *core : removed)
+    {
+      RsRTSPSession *session = rs_rtsp_session_from_core (core);
+      g_signal_emit (pool, signals[SIGNAL_SESSION_REMOVED], 0, session);
+      g_object_unref (session);
+    }
+  return static_cast<guint> (std::min<std::size_t> (removed.size (), G_MAXUINT));
+}
+
+static gchar *
+default_create_session_id (RsRTSPSessionPool *pool) noexcept
+{
+  std::string id = rs::core::random_session_id ();
+  return g_strndup (id.data (), id.size ());
+}
+
+static RsRTSPSession *
+default_create_session (RsRTSPSessionPool *pool, const gchar *id) noexcept
+{
+  return rs_rtsp_session_new_with_type (RS_TYPE_RTSP_SESSION, id);
+}
+
+static void
+rs_rtsp_session_pool_dispose (GObject *object) noexcept
+{
+  auto *pool = RS_RTSP_SESSION_POOL (object);
+  // Every remaining session is removed, with its signal, while the pool is
+  // still a whole object.
+  finish_removals (pool, get_engine (pool).take_all ());
+  G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->dispose (object);
+}
+
+static void
+rs_rtsp_session_pool_finalize (GObject *object) noexcept
+{
+  get_priv (RS_RTSP_SESSION_POOL (object)).~RsRTSPSessionPoolPrivate ();
+  G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->finalize (object);
+}
+
+static void
+rs_rtsp_session_pool_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
+{
+  switch (prop_id)
+    {
+    case PROP_MAX_SESSIONS:
+      g_value_set_uint (value, rs_rtsp_session_pool_get_max_sessions (RS_RTSP_SESSION_POOL (object)));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+rs_rtsp_session_pool_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
+{
+  switch (prop_id)
+    {
+    case PROP_MAX_SESSIONS:
+      rs_rtsp_session_pool_set_max_sessions (RS_RTSP_SESSION_POOL (object), g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+rs_rtsp_session_pool_class_init (RsRTSPSessionPoolClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = rs_rtsp_session_pool_dispose;
+  object_class->finalize = rs_rtsp_session_pool_finalize;
+  object_class->get_property = rs_rtsp_session_pool_get_property;
+  object_class->set_property = rs_rtsp_session_pool_set_property;
+
+  klass->create_session_id = default_create_session_id;
+  klass->create_session = default_create_session;
+
+  /**
+   * RsRTSPSessionPool:max-sessions:
+   *
+   * How many sessions the pool holds at most; 0 for no limit. When it is
+   * full, rs_rtsp_session_pool_create() returns %NULL (a server answers
+   * `503 Service Unavailable`). Lowering it removes no session.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_SESSIONS] =
+      g_param_spec_uint ("max-sessions", nullptr, nullptr, 0, G_MAXUINT, 0,
+                         GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * RsRTSPSessionPool::session-removed:
+   * @pool: the pool
+   * @session: the session that was removed
+   *
+   * Emitted once for every session that leaves the pool: by
+   * rs_rtsp_session_pool_remove(), by expiry in rs_rtsp_session_pool_cleanup(),
+   * by %RS_RTSP_FILTER_REMOVE in rs_rtsp_session_pool_filter() and when the
+   * pool is disposed. No lock is held, so handlers may call any method.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_SESSION_REMOVED] =
+      g_signal_new ("session-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                    G_STRUCT_OFFSET (RsRTSPSessionPoolClass, session_removed), nullptr, nullptr, nullptr,
+                    G_TYPE_NONE, 1, RS_TYPE_RTSP_SESSION);
+}
+
+static void
+wake_watches (RsRTSPSessionPool *pool) noexcept
+{
+  auto &priv = get_priv (pool);
+  std::lock_guard guard (priv.watches_lock);
+  for (GSource *source : priv.watches)
+    if (GMainContext *context = g_source_get_context (source))
+      g_main_context_wakeup (context);
+}
+
+static void
+rs_rtsp_session_pool_init (RsRTSPSessionPool *pool)
+{
+  auto *priv = new (rs_rtsp_session_pool_get_instance_private (pool)) RsRTSPSessionPoolPrivate ();
+  priv->engine = std::make_unique<rs::core::PoolEngine> (rs::core::SessionOps{ref_session, unref_session},
+                                                         [pool] { wake_watches (pool); });
+}
+
+/**
+ * rs_rtsp_session_pool_new:
+ *
+ * Makes an empty pool with no limit on its size.
+ *
+ * Returns: (transfer full): a new #RsRTSPSessionPool
+ *
+ * Since: 1.0
+ */
+RsRTSPSessionPool *
+rs_rtsp_session_pool_new (void) noexcept
+{
+  return static_cast<RsRTSPSessionPool *> (g_object_new (RS_TYPE_RTSP_SESSION_POOL, nullptr));
+}
+
+/**
+ * rs_rtsp_session_pool_set_max_sessions:
+ * @pool: a #RsRTSPSessionPool
+ * @max: the most sessions the pool may hold; 0 for no limit
+ *
+ * Sets #RsRTSPSessionPool:max-sessions.
+ *
+ * Since: 1.0
+ */
+void
+rs_rtsp_session_pool_set_max_sessions (RsRTSPSessionPool *pool, guint max) noexcept
+{
+  g_return_if_fail (RS_IS_RTSP_SESSION_POOL (pool));
+  if (get_priv (pool).max_sessions.exchange (max, std::memory_order_relaxed) != max)
+    g_object_notify_by_pspec (G_OBJECT (pool), properties[PROP_MAX_SESSIONS]);
+}
+
+/**
+ * rs_rtsp_session_pool_get_max_sessions:
+ * @pool: a #RsRTSPSessionPool
+ *
+ * Gets #RsRTSPSessionPool:max-sessions.
+ *
+ * Returns: the most sessions the pool may hold; 0 for no limit
+ *
+ * Since: 1.0
+ */
+guint
+rs_rtsp_session_pool_get_max_sessions (RsRTSPSessionPool *pool) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
+  return get_priv (pool).max_sessions.load (std::memory_order_relaxed);
+}
+
+/**
+ * rs_rtsp_session_pool_get_n_sessions:
+ * @pool: a #RsRTSPSessionPool
+ *
+ * How many sessions the pool holds, expired ones not yet cleaned up
+ * included.
+ *
+ * Returns: the number of sessions
+ *
+ * Since: 1.0
+ */
+guint
+rs_rtsp_session_pool_get_n_sessions (RsRTSPSessionPool *pool) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
+  return static_cast<guint> (std::min<std::size_t> (get_engine (pool).size (), G_MAXUINT));
+}
+
+/**
+ * rs_rtsp_session_pool_create:
+ * @pool: a #RsRTSPSessionPool
+ *
+ * Makes a new session in the pool, with an id from the `create_session_id`
+ * virtual method and an object from the `create_session` one. An id already
+ * in use is never handed out twice: a colliding id is drawn again.
+ *
+ * Returns: (transfer full) (nullable): the new session, or %NULL when the
+ *   pool is full (see #RsRTSPSessionPool:max-sessions) or no session could
+ *   be made
+ *
+ * Since: 1.0
+ */
+RsRTSPSession *
+rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
+
+  auto &engine = get_engine (pool);
+  RsRTSPSessionPoolClass *klass = RS_RTSP_SESSION_POOL_GET_CLASS (pool);
+  const guint max = rs_rtsp_session_pool_get_max_sessions (pool);
+
+  for (int attempt = 0; attempt < kMaxIdAttempts; attempt++)
+    {
+      if (max != 0 && engine.size () >= max)
+        return nullptr;
+      g_autofree gchar *id = klass->create_session_id ? klass->create_session_id (pool) : nullptr;
+      if (id == nullptr)
+        {
+          g_warning ("rs_rtsp_session_pool_create: no session id was made");
+          return nullptr;
+        }
+      if (engine.contains_id (id))
+        continue;
+
+      RsRTSPSession *session = klass->create_session ? klass->create_session (pool, id) : nullptr;
+      if (session == nullptr)
+        {
+          g_warning ("rs_rtsp_session_pool_create: no session was made for id %s", id);
+          return nullptr;
+        }
+      if (!RS_IS_RTSP_SESSION (session) || rs_rtsp_session_get_sessionid (session) == nullptr)
+        {
+          g_critical ("rs_rtsp_session_pool_create: create_session made %s, not an RsRTSPSession with an id",
+                      G_OBJECT_TYPE_NAME (session));
+          g_object_unref (session);
+          return nullptr;
+        }
+
+      switch (engine.insert (rs_rtsp_session_get_core (session), max))
+        {
+        case rs::core::PoolEngine::InsertResult::Inserted:
+          return session;
+        case rs::core::PoolEngine::InsertResult::DuplicateId:
+          g_object_unref (session);
+          continue;
+        case rs::core::PoolEngine::InsertResult::Full:
+          g_object_unref (session);
+          return nullptr;
+        case rs::core::PoolEngine::InsertResult::AlreadyPooled:
+          g_critical ("rs_rtsp_session_pool_create: create_session returned session %s, which was already in a "
+                      "pool",
+                      rs_rtsp_session_get_sessionid (session));
+          g_object_unref (session);
+          return nullptr;
+        }
+    }
+  g_warning ("rs_rtsp_session_pool_create: no unused session id in %d attempts", kMaxIdAttempts);
+  return nullptr;
+}
+
+/**
+ * rs_rtsp_session_pool_find:
+ * @pool: a #RsRTSPSessionPool
+ * @sessionid: the session id, as in a request's `Session:` header
+ *
+ * Finds the session with the id @sessionid and touches it (see
+ * rs_rtsp_session_touch()).
+ *
+ * Returns: (transfer full) (nullable): the session, or %NULL when the pool
+ *   has no session with that id
+ *
+ * Since: 1.0
+ */
+RsRTSPSession *
+rs_rtsp_session_pool_find (RsRTSPSessionPool *pool, const gchar *sessionid) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
+  g_return_val_if_fail (sessionid != nullptr, nullptr);
+
+  rs::core::Session *core = get_engine (pool).find (sessionid);
+  if (core == nullptr)
+    return nullptr;
+  core->touch ();
+  return rs_rtsp_session_from_core (core);
+}
+
+/**
+ * rs_rtsp_session_pool_remove:
+ * @pool: a #RsRTSPSessionPool
+ * @sess: (transfer none): a session of @pool
+ *
+ * Removes @sess from the pool and emits #RsRTSPSessionPool::session-removed.
+ *
+ * Returns: %TRUE when @sess was in the pool
+ *
+ * Since: 1.0
+ */
+gboolean
+rs_rtsp_session_pool_remove (RsRTSPSessionPool *pool, RsRTSPSession *sess) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), FALSE);
+  g_return_val_if_fail (RS_IS_RTSP_SESSION (sess), FALSE);
+
+  rs::core::Session *core = rs_rtsp_session_get_core (sess);
+  if (!get_engine (pool).remove (core))
+    return FALSE;
+  finish_removals (pool, {core});
+  return TRUE;
+}
+
+/**
+ * rs_rtsp_session_pool_cleanup_usec:
+ * @pool: a #RsRTSPSessionPool
+ * @now: the monotonic time to judge expiry at, as from g_get_monotonic_time()
+ *
+ * Like rs_rtsp_session_pool_cleanup(), at the time @now, so that servers and
+ * tests can run expiry deterministically.
+ *
+ * Returns: how many sessions were removed
+ *
+ * Since: 1.0
+ */
+guint
+rs_rtsp_session_pool_cleanup_usec (RsRTSPSessionPool *pool, gint64 now) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
+  return finish_removals (pool, get_engine (pool).take_expired (now));
+}
+
+/**
+ * rs_rtsp_session_pool_cleanup:
+ * @pool: a #RsRTSPSessionPool
+ *
+ * Removes every session that has expired (see
+ * rs_rtsp_session_is_expired_usec()), emitting
+ * #RsRTSPSessionPool::session-removed for each. The work follows the number
+ * of expired sessions, not the size of the pool.
+ *
+ * Returns: how many sessions were removed
+ *
+ * Since: 1.0
+ */
+guint
+rs_rtsp_session_pool_cleanup (RsRTSPSessionPool *pool) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
+  return rs_rtsp_session_pool_cleanup_usec (pool, g_get_monotonic_time ());
+}
+
+/**
+ * rs_rtsp_session_pool_filter:
+ * @pool: a #RsRTSPSessionPool
+ * @func: (scope call) (nullable): what to do with each session
+ * @user_data: (closure): data for @func
+ *
+ * Calls @func for each session of the pool and removes, keeps or collects
+ * the session as @func answers (see #RsRTSPFilterResult). @func is called
+ * with no lock held and may call any method of @pool; each session is shown
+ * to it once, sessions removed before their turn are not shown, and
+ * sessions created meanwhile are not shown. Removed sessions get
+ * #RsRTSPSessionPool::session-removed.
+ *
+ * A %NULL @func collects every session.
+ *
+ * Returns: (element-type RsRTSPSession) (transfer full): the sessions
+ *   answered with %RS_RTSP_FILTER_REF
+ *
+ * Since: 1.0
+ */
+GList *
+rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFunc func, gpointer user_data) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
+
+  auto &engine = get_engine (pool);
+  GList *result = nullptr;
+  for (rs::core::Session *core : engine.snapshot ())
+    {
+      RsRTSPSession *session = rs_rtsp_session_from_core (core);
+      if (core->in_pool.load (std::memory_order_acquire))
+        {
+          RsRTSPFilterResult answer = func ? func (pool, session, user_data) : RS_RTSP_FILTER_REF;
+          switch (answer)
+            {
+            case RS_RTSP_FILTER_REMOVE:
+              if (engine.remove (core))
+                finish_removals (pool, {core});
+              break;
+            case RS_RTSP_FILTER_REF:
+              result = g_list_prepend (result, g_object_ref (session));
+              break;
+            case RS_RTSP_FILTER_KEEP:
+            default:
+              break;
+            }
+        }
+      g_object_unref (session);  // the snapshot's reference
+    }
+  return result;
+}
+
+namespace {
+
+struct PoolWatch
+{
+  GSource source;
+  RsRTSPSessionPool *pool;
+};
+
+gboolean
+watch_prepare (GSource *source, gint *timeout) noexcept
+{
+  auto *watch = reinterpret_cast<PoolWatch *> (source);
+  const gint64 now = g_source_get_time (source);
+  auto wakeup = get_engine (watch->pool).next_wakeup (now);
+  if (!wakeup)
+    {
+      *timeout = -1;  // nothing can expire; a new deadline wakes the context
+      return FALSE;
+    }
+  if (*wakeup <= now)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  // Round up so that the source never wakes before the deadline.
+  const gint64 wait_ms = (*wakeup - now + 999) / 1000;
+  *timeout = static_cast<gint> (std::min<gint64> (wait_ms, G_MAXINT));
+  return FALSE;
+}
+
+gboolean
+watch_check (GSource *source) noexcept
+{
+  auto *watch = reinterpret_cast<PoolWatch *> (source);
+  const gint64 now = g_source_get_time (source);
+  auto wakeup = get_engine (watch->pool).next_wakeup (now);
+  return wakeup && *wakeup <= now;
+}
+
+gboolean
+watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data) noexcept
+{
+  auto *watch = reinterpret_cast<PoolWatch *> (source);
+  if (callback == nullptr)
+    {
+      g_warning ("rs_rtsp_session_pool_create_watch: the source has no callback; "
+                 "set one with g_source_set_callback()");
+      return G_SOURCE_REMOVE;
+    }
+  // The callback is an RsRTSPSessionPoolFunc stored as a GSourceFunc, as
+  // g_source_set_callback() takes it; the detour through void (*) (void) says so.
+  auto func = reinterpret_cast<RsRTSPSessionPoolFunc> (reinterpret_cast<void (*) (void)> (callback));
+  return func (watch->pool, user_data);
+}
+
+void
+watch_finalize (GSource *source) noexcept
+{
+  auto *watch = reinterpret_cast<PoolWatch *> (source);
+  {
+    auto &priv = get_priv (watch->pool);
+    std::lock_guard guard (priv.watches_lock);
+    priv.watches.erase (std::remove (priv.watches.begin (), priv.watches.end (), source), priv.watches.end ());
+  }
+  g_object_unref (watch->pool);
+}
+
+GSourceFuncs watch_funcs = {
+  watch_prepare,
+  watch_check,
+  watch_dispatch,
+  watch_finalize,
+  nullptr,
+  nullptr,
+};
+
+}  // namespace
+
+/**
+ * rs_rtsp_session_pool_create_watch:
+ * @pool: a #RsRTSPSessionPool
+ *
+ * Makes a #GSource that dispatches when a session of @pool has expired,
+ * calling the #RsRTSPSessionPoolFunc set with g_source_set_callback(), which
+ * usually calls rs_rtsp_session_pool_cleanup(). It sleeps until the earliest
+ * deadline in the pool; sessions with timeout 0 never wake it. The source
+ * holds a reference to @pool.
+ *
+ * Returns: (transfer full): a new #GSource, to attach to a #GMainContext
+ *
+ * Since: 1.0
+ */
+GSource *
+rs_rtsp_session_pool_create_watch (RsRTSPSessionPool *pool) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
+
+  GSource *source = g_source_new (&watch_funcs, sizeof (PoolWatch));
+  g_source_set_static_name (source, "RsRTSPSessionPool watch");
+  auto *watch = reinterpret_cast<PoolWatch *> (source);
+  watch->pool = static_cast<RsRTSPSessionPool *> (g_object_ref (pool));
+  auto &priv = get_priv (pool);
+  std::lock_guard guard (priv.watches_lock);
+  priv.watches.push_back (source);
+  return source;
+}

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Between the session and pool shims; not installed.
+#pragma once
+
+#include "rs-rtsp-session.h"
+
+#include "core/session.hh"
+
+rs::core::Session *rs_rtsp_session_get_core (RsRTSPSession *session) noexcept;
+RsRTSPSession *rs_rtsp_session_from_core (rs::core::Session *core) noexcept;
+// A session of `type` (RS_TYPE_RTSP_SESSION or a subclass) with `sessionid`.
+RsRTSPSession *rs_rtsp_session_new_with_type (GType type, const gchar *sessionid) noexcept;
