@@ -26,7 +26,7 @@ TEST(Expiry, DefaultsAreRtspDefaults) {
 
 TEST(Expiry, CountsDownTimeoutPlusExtra) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   EXPECT_EQ(expiry.next_timeout_ms(kStart), 65'000);
   EXPECT_EQ(expiry.next_timeout_ms(kStart + kSecond), 64'000);
   EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond - 1), 0);  // floor: 0.999 ms left
@@ -37,13 +37,13 @@ TEST(Expiry, CountsDownTimeoutPlusExtra) {
 
 TEST(Expiry, NowBeforeLastAccessCountsTheWholeSpan) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   EXPECT_EQ(expiry.next_timeout_ms(kStart - kSecond), 66'000);
 }
 
 TEST(Expiry, TimeoutZeroNeverExpires) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   expiry.set_timeout(0);
   EXPECT_EQ(expiry.next_timeout_ms(kStart), -1);
   EXPECT_EQ(expiry.next_timeout_ms(std::numeric_limits<Micros>::max()), -1);
@@ -53,7 +53,7 @@ TEST(Expiry, TimeoutZeroNeverExpires) {
 
 TEST(Expiry, HugeTimeoutsSaturateInsteadOfWrapping) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   expiry.set_timeout(UINT_MAX);
   expiry.set_extra_timeout(UINT_MAX);
   EXPECT_EQ(expiry.next_timeout_ms(kStart), INT_MAX);
@@ -65,11 +65,11 @@ TEST(Expiry, HugeTimeoutsSaturateInsteadOfWrapping) {
 
 TEST(Expiry, ExtremeLastAccessDoesNotOverflow) {
   Expiry expiry;
-  expiry.touch_at(std::numeric_limits<Micros>::max(), std::numeric_limits<Micros>::max());
+  expiry.touch_at(std::numeric_limits<Micros>::max());
   expiry.set_timeout(UINT_MAX);
   EXPECT_EQ(expiry.next_timeout_ms(0), INT_MAX);
   Expiry early;
-  early.touch_at(std::numeric_limits<Micros>::min(), std::numeric_limits<Micros>::min());
+  early.touch_at(std::numeric_limits<Micros>::min());
   EXPECT_EQ(early.next_timeout_ms(0), 0);
 }
 
@@ -86,7 +86,7 @@ TEST(Expiry, SettersReportChange) {
 
 TEST(Expiry, ExtraTimeoutCountsForExpiry) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   expiry.set_timeout(10);
   expiry.set_extra_timeout(0);
   EXPECT_EQ(expiry.next_timeout_ms(kStart + 10 * kSecond), 0);
@@ -96,7 +96,7 @@ TEST(Expiry, ExtraTimeoutCountsForExpiry) {
 
 TEST(Expiry, PreventHoldsForAnyNow) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   expiry.prevent();
   expiry.prevent();
   EXPECT_EQ(expiry.prevent_count(), 2u);
@@ -110,7 +110,7 @@ TEST(Expiry, PreventHoldsForAnyNow) {
 
 TEST(Expiry, LastAllowCountsAsTouch) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);  // long ago on the real monotonic clock
+  expiry.touch_at(kStart);  // long ago on the real monotonic clock
   expiry.prevent();
   EXPECT_TRUE(expiry.allow());
   Micros now = rs::core::monotonic_now();
@@ -120,7 +120,7 @@ TEST(Expiry, LastAllowCountsAsTouch) {
 
 TEST(Expiry, UnbalancedAllowIsRefused) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
+  expiry.touch_at(kStart);
   EXPECT_FALSE(expiry.allow());
   EXPECT_EQ(expiry.prevent_count(), 0u);
   EXPECT_EQ(expiry.last_access(), kStart);  // not a touch either
@@ -128,18 +128,34 @@ TEST(Expiry, UnbalancedAllowIsRefused) {
   EXPECT_EQ(expiry.next_timeout_ms(kStart + 100 * kSecond), 65'000);
 }
 
-TEST(Expiry, RealClockIsSeparate) {
+TEST(Expiry, RealClockFollowsMonotonicLastAccess) {
   Expiry expiry;
-  expiry.touch_at(kStart, 5 * kStart);
-  EXPECT_EQ(expiry.next_timeout_ms(kStart + kSecond), 64'000);
-  EXPECT_EQ(expiry.next_timeout_ms_real(5 * kStart + 2 * kSecond), 63'000);
-  EXPECT_EQ(expiry.next_timeout_ms_real(5 * kStart + 100 * kSecond), 0);
+  expiry.touch();
+  const Micros real = rs::core::real_now();
+  EXPECT_GT(expiry.next_timeout_ms_real(real), 64'000);
+  EXPECT_LE(expiry.next_timeout_ms_real(real), 65'000);
+  EXPECT_EQ(expiry.next_timeout_ms_real(real + 100 * kSecond), 0);
+  EXPECT_EQ(expiry.next_timeout_ms_real(std::numeric_limits<Micros>::min()), INT_MAX);
+}
+
+TEST(Expiry, ExpiresAtMatchesNextTimeout) {
+  Expiry expiry;
+  expiry.touch_at(kStart);
+  auto at = expiry.expires_at(kStart);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(expiry.next_timeout_ms(*at - 1), 1);
+  EXPECT_EQ(expiry.next_timeout_ms(*at), 0);
+  expiry.prevent();
+  EXPECT_EQ(expiry.expires_at(kStart + 100 * kSecond), kStart + 165 * kSecond - 999);
+  expiry.allow();
+  expiry.set_timeout(0);
+  EXPECT_FALSE(expiry.expires_at(kStart).has_value());
 }
 
 TEST(Expiry, TouchMovesDeadline) {
   Expiry expiry;
-  expiry.touch_at(kStart, kStart);
-  expiry.touch_at(kStart + 30 * kSecond, 0);
+  expiry.touch_at(kStart);
+  expiry.touch_at(kStart + 30 * kSecond);
   EXPECT_EQ(expiry.next_timeout_ms(kStart + 65 * kSecond), 30'000);
   expiry.touch();
   Micros now = rs::core::monotonic_now();
@@ -150,15 +166,15 @@ TEST(Expiry, TouchMovesDeadline) {
 TEST(SessionHeader, Formats) {
   rs::core::Session session;
   EXPECT_FALSE(session.header().has_value());
-  session.set_id("abc123");
+  session.set_id(std::string_view("abc123"));
   EXPECT_EQ(session.header(), "abc123");
-  session.expiry.set_timeout(30);
+  session.set_timeout(30);
   EXPECT_EQ(session.header(), "abc123;timeout=30");
-  session.expiry.set_timeout(0);
+  session.set_timeout(0);
   EXPECT_EQ(session.header(), "abc123;timeout=0");
-  session.expiry.set_timeout(UINT_MAX);
+  session.set_timeout(UINT_MAX);
   EXPECT_EQ(session.header(), "abc123;timeout=4294967295");
-  session.expiry.set_timeout(60);
+  session.set_timeout(60);
   EXPECT_EQ(session.header(), "abc123");
   EXPECT_TRUE(session.set_timeout_always_visible(true));
   EXPECT_FALSE(session.set_timeout_always_visible(true));
