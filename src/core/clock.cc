@@ -14,9 +14,19 @@ Micros read_clock(clockid_t id) noexcept {
   return static_cast<Micros>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
 
+std::atomic<const std::atomic<Micros>*> fake_monotonic{nullptr};
+
 }  // namespace
 
-Micros monotonic_now() noexcept { return read_clock(CLOCK_MONOTONIC); }
+void set_fake_monotonic_clock(const std::atomic<Micros>* fake) noexcept {
+  fake_monotonic.store(fake, std::memory_order_release);
+}
+
+Micros monotonic_now() noexcept {
+  if (const auto* fake = fake_monotonic.load(std::memory_order_relaxed)) [[unlikely]]
+    return fake->load(std::memory_order_relaxed);
+  return read_clock(CLOCK_MONOTONIC);
+}
 
 Micros real_now() noexcept { return read_clock(CLOCK_REALTIME); }
 

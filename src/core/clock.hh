@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace rs::core {
@@ -12,6 +13,11 @@ using Micros = std::int64_t;
 
 Micros monotonic_now() noexcept;
 Micros real_now() noexcept;
+
+// For tests only: while set, monotonic_now() returns *fake (read relaxed).
+// Lets model tests drive expiry at explicit times through code paths that
+// read the clock themselves (allow_expire, the pool's index).
+void set_fake_monotonic_clock(const std::atomic<Micros>* fake) noexcept;
 
 // Overflow-safe arithmetic: hostile or absurd times must not wrap around into
 // "expired" or "never expires".

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pool-engine.hh"
 
+#include <algorithm>
 #include <functional>
 #include <string_view>
 
@@ -21,6 +22,13 @@ std::int64_t bucket_of(Micros expires_at) noexcept {
 
 bool is_expired(const Session* session, Micros now) noexcept {
   return session->expiry().next_timeout_ms(now) == 0;
+}
+
+// The time to index a prevented session from: it cannot expire before it is
+// allowed, which happens at the real time or later, so a caller's `now` from
+// the future (cleanup_usec allows any) must not push its slot later.
+Micros index_time(Micros now) noexcept {
+  return std::min(now, monotonic_now());
 }
 
 }  // namespace
@@ -220,12 +228,16 @@ void PoolEngine::pop_due(Micros now, std::vector<Session*>& expired) {
       auto* session = static_cast<Session*>(node);
       node = node->next;
       session->prev = session->next = nullptr;
-      auto expires_at = session->expiry().expires_at(now);
-      if (!expires_at)
-        continue;  // timeout 0: out of the index until its timeout changes
-      if (*expires_at <= now)
+      if (session->expiry().timeout() == 0)
+        continue;  // out of the index until its timeout changes
+      if (is_expired(session, now)) {
         expired.push_back(session);
-      else if (bucket_of(*expires_at) <= due)
+        continue;
+      }
+      auto expires_at = session->expiry().expires_at(index_time(now));
+      if (!expires_at)
+        continue;
+      if (bucket_of(*expires_at) <= due)
         later.emplace_back(session, *expires_at);
       else
         link(session, *expires_at);
@@ -342,7 +354,7 @@ std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
   if (!expired.empty()) {
     // Leave them indexed where they were due, for cleanup to find.
     for (Session* session : expired)
-      link(session, *session->expiry().expires_at(now));
+      link(session, *session->expiry().expires_at(index_time(now)));
     return now;
   }
   if (buckets_.empty())

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/pool-engine.hh"
+
+using rs::core::Micros;
+using rs::core::PoolEngine;
+using rs::core::Session;
+
+namespace {
+
+constexpr Micros kSecond = 1'000'000;
+
+// A session with a reference count, standing in for the GObject.
+struct Counted : Session {
+  int refs = 1;
+  static int alive;
+  Counted() { alive++; }
+  ~Counted() { alive--; }
+};
+int Counted::alive = 0;
+
+void ref(Session* s) noexcept { static_cast<Counted*>(s)->refs++; }
+void unref(Session* s) noexcept {
+  auto* counted = static_cast<Counted*>(s);
+  if (--counted->refs == 0)
+    delete counted;
+}
+
+Counted* make(const std::string& id) {
+  auto* session = new Counted();
+  session->set_id(id);
+  return session;
+}
+
+class FakeClock {
+ public:
+  explicit FakeClock(Micros start) : now_(start) { rs::core::set_fake_monotonic_clock(&now_); }
+  ~FakeClock() { rs::core::set_fake_monotonic_clock(nullptr); }
+  Micros now() const { return now_.load(); }
+  void advance(Micros by) { now_ += by; }
+
+ private:
+  std::atomic<Micros> now_;
+};
+
+std::set<std::string> ids_of(const std::vector<Session*>& sessions) {
+  std::set<std::string> ids;
+  for (Session* session : sessions)
+    ids.insert(std::string(session->id()));
+  return ids;
+}
+
+}  // namespace
+
+TEST(PoolEngine, InsertFindRemove) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Counted* a = make("alpha");
+  EXPECT_EQ(engine.insert(a, 0), PoolEngine::InsertResult::Inserted);
+  EXPECT_EQ(a->refs, 2);
+  EXPECT_EQ(engine.size(), 1u);
+  EXPECT_TRUE(engine.contains_id("alpha"));
+  EXPECT_FALSE(engine.contains_id("alph"));
+  Session* found = engine.find("alpha");
+  EXPECT_EQ(found, a);
+  EXPECT_EQ(a->refs, 3);
+  unref(found);
+  EXPECT_EQ(engine.find("beta"), nullptr);
+
+  Counted* twin = make("alpha");
+  EXPECT_EQ(engine.insert(twin, 0), PoolEngine::InsertResult::DuplicateId);
+  EXPECT_EQ(twin->refs, 1);
+  unref(twin);
+
+  EXPECT_TRUE(engine.remove(a));
+  EXPECT_EQ(a->refs, 2);  // the pool's reference went to us
+  unref(a);
+  EXPECT_FALSE(engine.remove(a));
+  EXPECT_EQ(engine.size(), 0u);
+  EXPECT_EQ(engine.find("alpha"), nullptr);
+  unref(a);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, RefusesSessionFromAnotherPool) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine first({ref, unref});
+  PoolEngine second({ref, unref});
+  Counted* s = make("x");
+  ASSERT_EQ(first.insert(s, 0), PoolEngine::InsertResult::Inserted);
+  EXPECT_EQ(second.insert(s, 0), PoolEngine::InsertResult::AlreadyPooled);
+  EXPECT_FALSE(second.remove(s));
+  EXPECT_TRUE(first.remove(s));
+  unref(s);
+  unref(s);
+}
+
+TEST(PoolEngine, MaxSessions) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  std::vector<Counted*> made;
+  for (int i = 0; i < 3; i++) {
+    made.push_back(make("s" + std::to_string(i)));
+    EXPECT_EQ(engine.insert(made.back(), 2), i < 2 ? PoolEngine::InsertResult::Inserted : PoolEngine::InsertResult::Full);
+  }
+  EXPECT_EQ(engine.size(), 2u);
+  for (Session* s : engine.take_all())
+    unref(s);
+  for (Counted* s : made)
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, ManyIdsSurviveGrowthAndBackwardShift) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  std::vector<Counted*> made;
+  for (int i = 0; i < 20000; i++) {
+    made.push_back(make("id" + std::to_string(i * 7919)));
+    ASSERT_EQ(engine.insert(made.back(), 0), PoolEngine::InsertResult::Inserted);
+  }
+  for (int i = 0; i < 20000; i += 2)
+    ASSERT_TRUE(engine.remove(made[i]));
+  for (int i = 0; i < 20000; i++) {
+    Session* found = engine.find(made[i]->id());
+    ASSERT_EQ(found, i % 2 ? made[i] : nullptr) << i;
+    if (found)
+      unref(found);
+  }
+  EXPECT_EQ(engine.size(), 10000u);
+  for (int i = 0; i < 20000; i += 2)
+    unref(made[i]);  // the pool's reference from remove()
+  for (Session* s : engine.take_all())
+    unref(s);
+  for (Counted* s : made)
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, ExpiryFollowsTouchesWithoutReindexing) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Counted* s = make("s");
+  s->touch();
+  s->set_extra_timeout(0);
+  s->set_timeout(10);
+  engine.insert(s, 0);
+  const Micros start = clock.now();
+  EXPECT_TRUE(engine.take_expired(start + 9 * kSecond).empty());
+  clock.advance(8 * kSecond);
+  s->touch();  // only an atomic store; the index still says start + 10 s
+  EXPECT_TRUE(engine.take_expired(start + 11 * kSecond).empty());
+  auto wakeup = engine.next_wakeup(start + 11 * kSecond);
+  ASSERT_TRUE(wakeup.has_value());
+  EXPECT_GE(*wakeup, start + 18 * kSecond - 999);
+  EXPECT_LE(*wakeup, start + 18 * kSecond);
+  auto expired = engine.take_expired(start + 18 * kSecond);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0], s);
+  unref(s);
+  unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, EarlierDeadlineIsReported) {
+  FakeClock clock(1000 * kSecond);
+  int wakes = 0;
+  PoolEngine engine({ref, unref}, [&] { wakes++; });
+  Counted* s = make("s");
+  engine.insert(s, 0);
+  EXPECT_EQ(wakes, 1);  // the first bucket
+  const Micros start = clock.now();
+  EXPECT_LE(*engine.next_wakeup(start), start + 65 * kSecond);
+  s->set_timeout(1);
+  EXPECT_EQ(wakes, 2);
+  EXPECT_LE(*engine.next_wakeup(start), start + 6 * kSecond);
+  s->set_extra_timeout(0);
+  EXPECT_LE(*engine.next_wakeup(start), start + 1 * kSecond);
+  EXPECT_EQ(engine.take_expired(start + kSecond).size(), 1u);
+  unref(s);
+  unref(s);
+}
+
+TEST(PoolEngine, TimeoutZeroIsNeverIndexed) {
+  FakeClock clock(1000 * kSecond);
+  int wakes = 0;
+  PoolEngine engine({ref, unref}, [&] { wakes++; });
+  Counted* forever = make("forever");
+  forever->set_timeout(0);
+  engine.insert(forever, 0);
+  EXPECT_EQ(wakes, 0);
+  EXPECT_FALSE(engine.next_wakeup(clock.now()).has_value());
+  EXPECT_TRUE(engine.take_expired(clock.now() + 1'000'000 * kSecond).empty());
+
+  Counted* mortal = make("mortal");
+  engine.insert(mortal, 0);
+  mortal->set_timeout(0);  // leaves the index at once
+  EXPECT_FALSE(engine.next_wakeup(clock.now() + 100 * kSecond).has_value());
+  forever->set_timeout(3);
+  EXPECT_TRUE(engine.next_wakeup(clock.now()).has_value());
+  EXPECT_EQ(ids_of(engine.take_expired(clock.now() + 8 * kSecond)), std::set<std::string>{"forever"});
+  unref(forever);
+  unref(forever);
+  for (Session* s : engine.take_all())
+    unref(s);
+  unref(mortal);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, PreventedSessionsWaitForAllow) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Counted* s = make("s");
+  s->set_extra_timeout(0);
+  s->set_timeout(1);
+  engine.insert(s, 0);
+  s->prevent_expire();
+  clock.advance(100 * kSecond);
+  EXPECT_TRUE(engine.take_expired(clock.now()).empty());
+  s->allow_expire();  // counts as a touch now
+  EXPECT_TRUE(engine.take_expired(clock.now() + kSecond / 2).empty());
+  EXPECT_EQ(engine.take_expired(clock.now() + kSecond).size(), 1u);
+  unref(s);
+  unref(s);
+}
+
+TEST(PoolEngine, SessionOutlivesEngine) {
+  Counted* s;
+  {
+    FakeClock clock(1000 * kSecond);
+    PoolEngine engine({ref, unref});
+    s = make("s");
+    engine.insert(s, 0);
+    for (Session* taken : engine.take_all())
+      unref(taken);
+  }
+  s->set_timeout(1);  // its pool is gone: nothing to tell, nothing to crash
+  unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+// The engine against a plain list, driven by one random sequence of
+// operations at explicit times.
+class PoolModel : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(PoolModel, AgreesWithNaiveList) {
+  std::mt19937 random(GetParam());
+  FakeClock clock(5000 * kSecond);
+  PoolEngine engine({ref, unref});
+  std::vector<Counted*> model;  // sessions in the pool, each with our own reference too
+  int next_id = 0;
+  const std::uint32_t timeouts[] = {0, 1, 2, 3, 5, 60};
+  const std::uint32_t extras[] = {0, 1, 5};
+
+  auto pick = [&]() -> Counted* {
+    if (model.empty())
+      return nullptr;
+    return model[std::uniform_int_distribution<std::size_t>(0, model.size() - 1)(random)];
+  };
+  auto expired_in_model = [&](Micros now) {
+    std::set<std::string> ids;
+    for (Counted* s : model)
+      if (s->expiry().next_timeout_ms(now) == 0)
+        ids.insert(std::string(s->id()));
+    return ids;
+  };
+  auto drop_from_model = [&](Session* s) {
+    auto it = std::find(model.begin(), model.end(), s);
+    ASSERT_NE(it, model.end());
+    model.erase(it);
+    unref(s);  // ours
+  };
+
+  for (int step = 0; step < 10000; step++) {
+    const int op = std::uniform_int_distribution<int>(0, 99)(random);
+    Counted* s = pick();
+    if (op < 15) {
+      Counted* fresh = make("m" + std::to_string(next_id++));
+      fresh->set_timeout(timeouts[random() % 6]);
+      fresh->set_extra_timeout(extras[random() % 3]);
+      fresh->touch();
+      ASSERT_EQ(engine.insert(fresh, 0), PoolEngine::InsertResult::Inserted);
+      model.push_back(fresh);
+    } else if (op < 30) {
+      std::string id = s && random() % 4 ? std::string(s->id()) : "absent" + std::to_string(random() % 10);
+      Session* found = engine.find(id);
+      ASSERT_EQ(found, s && id == s->id() ? s : nullptr);
+      if (found) {
+        found->touch();
+        unref(found);
+      }
+    } else if (op < 40 && s) {
+      s->set_timeout(timeouts[random() % 6]);
+    } else if (op < 45 && s) {
+      s->set_extra_timeout(extras[random() % 3]);
+    } else if (op < 50 && s) {
+      s->prevent_expire();
+    } else if (op < 56 && s) {
+      if (s->expiry().prevent_count() > 0)
+        s->allow_expire();
+    } else if (op < 62 && s) {
+      ASSERT_TRUE(engine.remove(s));
+      unref(s);  // the pool's
+      drop_from_model(s);
+    } else if (op < 80) {
+      clock.advance(std::uniform_int_distribution<Micros>(0, 3 * kSecond)(random));
+    } else if (op < 92) {
+      // Sometimes judge a little ahead of the clock, as cleanup_usec allows.
+      const Micros now = clock.now() + (random() % 3 == 0 ? std::uniform_int_distribution<Micros>(0, kSecond)(random) : 0);
+      const std::set<std::string> expected = expired_in_model(now);
+      std::vector<Session*> taken = engine.take_expired(now);
+      ASSERT_EQ(ids_of(taken), expected) << "step " << step;
+      for (Session* gone : taken) {
+        ASSERT_EQ(engine.find(gone->id()), nullptr);
+        unref(gone);  // the pool's
+        drop_from_model(gone);
+      }
+    } else {
+      const Micros now = clock.now();
+      auto wakeup = engine.next_wakeup(now);
+      const bool any_expired = !expired_in_model(now).empty();
+      // A prevented session cannot expire before it is allowed, and allowing
+      // counts as a touch, so it only bounds the wakeup from below.
+      std::optional<Micros> earliest;
+      bool any_prevented = false;
+      for (Counted* m : model) {
+        if (m->expiry().timeout() != 0 && m->expiry().prevent_count() > 0)
+          any_prevented = true;
+        else if (auto at = m->expiry().expires_at(now))
+          earliest = earliest ? std::min(*earliest, *at) : *at;
+      }
+      if (any_expired) {
+        ASSERT_TRUE(wakeup && *wakeup <= now) << "step " << step;
+      } else if (!earliest) {
+        if (!any_prevented)
+          ASSERT_FALSE(wakeup.has_value()) << "step " << step;
+        else
+          ASSERT_TRUE(!wakeup || *wakeup > now) << "step " << step;
+      } else {
+        // Never late; early only within the bucket's millisecond.
+        ASSERT_TRUE(wakeup.has_value()) << "step " << step;
+        ASSERT_LE(*wakeup, *earliest + 999) << "step " << step;
+        ASSERT_GT(*wakeup, now) << "step " << step;
+      }
+    }
+    ASSERT_EQ(engine.size(), model.size()) << "step " << step;
+  }
+
+  for (Session* s : engine.take_all())
+    unref(s);
+  for (Counted* s : model)
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, PoolModel, ::testing::Values(1u, 2u, 3u, 4u, 5u, 42u, 1234u, 98765u));
