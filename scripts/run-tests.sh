@@ -36,8 +36,7 @@ echo "== ThreadSanitizer build"
 if { [ -d build-tsan ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \
        -Dintrospection=false -Dpython_tests=false; } && ninja -C build-tsan; then
   rm -f build-tsan/meson-logs/testlog.json
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    meson test -C build-tsan --print-errorlogs --suite core --suite capi --suite tsan
+  meson test -C build-tsan --print-errorlogs --suite core --suite capi --suite tsan
   count_meson_results build-tsan
 else
   echo "FAILED: TSan build"; failed=$((failed + 1))

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <gtest/gtest.h>
+
+#include <rtspsession/rtspsession.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "test-util.hh"
+
+namespace {
+
+constexpr gint64 kSecond = G_USEC_PER_SEC;
+
+struct RemovedLog {
+  explicit RemovedLog(RsRTSPSessionPool* pool) : pool_(pool) {
+    id_ = g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, RemovedLog* log) {
+      log->ids.push_back(rs_rtsp_session_get_sessionid(s));
+    }), this);
+  }
+  void disconnect() { g_signal_handler_disconnect(pool_, id_); }
+  std::vector<std::string> ids;
+
+ private:
+  RsRTSPSessionPool* pool_;
+  gulong id_;
+};
+
+// A session that expires exactly `timeout` seconds after its last access.
+RsRTSPSession* create_exact(RsRTSPSessionPool* pool, guint timeout) {
+  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_object_set(session, "extra-timeout", 0u, nullptr);
+  rs_rtsp_session_set_timeout(session, timeout);
+  rs_rtsp_session_touch(session);
+  return session;
+}
+
+}  // namespace
+
+TEST(Pool, DefaultsAndMaxSessions) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  EXPECT_EQ(rs_rtsp_session_pool_get_max_sessions(pool), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+  int notifies = 0;
+  g_signal_connect_swapped(pool, "notify::max-sessions", G_CALLBACK(+[](int* n) { (*n)++; }), &notifies);
+  rs_rtsp_session_pool_set_max_sessions(pool, 0);
+  EXPECT_EQ(notifies, 0);
+  rs_rtsp_session_pool_set_max_sessions(pool, 2);
+  g_object_set(pool, "max-sessions", 2u, nullptr);
+  EXPECT_EQ(notifies, 1);
+
+  RsRTSPSession* a = rs_rtsp_session_pool_create(pool);
+  RsRTSPSession* b = rs_rtsp_session_pool_create(pool);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);
+  EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, a));
+  RsRTSPSession* c = rs_rtsp_session_pool_create(pool);
+  EXPECT_NE(c, nullptr);
+  rs_rtsp_session_pool_set_max_sessions(pool, 1);  // lowering removes nothing
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);
+  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  g_object_unref(a);
+  g_object_unref(b);
+  g_object_unref(c);
+  g_object_unref(pool);
+}
+
+TEST(Pool, CreateFindRemove) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RemovedLog removed(pool);
+  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  std::string id = rs_rtsp_session_get_sessionid(session);
+  EXPECT_EQ(id.size(), 22u);
+
+  RsRTSPSession* found = rs_rtsp_session_pool_find(pool, id.c_str());
+  EXPECT_EQ(found, session);
+  g_object_unref(found);
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, "nope"), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str()), nullptr);
+
+  EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, session));
+  EXPECT_EQ(removed.ids, std::vector<std::string>{id});
+  EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, session));
+  EXPECT_EQ(removed.ids.size(), 1u);
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.c_str()), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+
+  // The pool dropped its reference: ours is the last.
+  WeakWatch alive(session);
+  g_object_unref(session);
+  EXPECT_FALSE(alive.alive());
+  removed.disconnect();
+  g_object_unref(pool);
+}
+
+TEST(Pool, FindTouches) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* session = create_exact(pool, 10);
+  const gint64 start = g_get_monotonic_time();
+  EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 0);
+  g_usleep(5000);
+  RsRTSPSession* found = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
+  // The deadline moved at least 5 ms later.
+  EXPECT_GE(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 4);
+  g_object_unref(found);
+  g_object_unref(session);
+  g_object_unref(pool);
+}
+
+TEST(Pool, CleanupAtExplicitTimes) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RemovedLog removed(pool);
+  RsRTSPSession* short_lived = create_exact(pool, 1);
+  RsRTSPSession* longer = create_exact(pool, 5);
+  RsRTSPSession* forever = create_exact(pool, 0);
+  RsRTSPSession* held = create_exact(pool, 1);
+  rs_rtsp_session_prevent_expire(held);
+  RsRTSPSession* with_grace = rs_rtsp_session_pool_create(pool);  // 60 + 5
+  const gint64 now = g_get_monotonic_time();
+
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 2 * kSecond), 1u);
+  EXPECT_EQ(removed.ids, std::vector<std::string>{rs_rtsp_session_get_sessionid(short_lived)});
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 6 * kSecond), 1u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 64 * kSecond), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 66 * kSecond), 1u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 1000000 * kSecond), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);  // forever and held
+
+  rs_rtsp_session_allow_expire(held);  // a touch, now
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, g_get_monotonic_time() + 2 * kSecond), 1u);
+  EXPECT_EQ(removed.ids.size(), 4u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup(pool), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 1u);
+
+  for (RsRTSPSession* s : {short_lived, longer, forever, held, with_grace})
+    g_object_unref(s);
+  removed.disconnect();
+  g_object_unref(pool);
+}
+
+namespace {
+
+struct PoolFilterScript {
+  RsRTSPSessionPool* pool;
+  std::set<RsRTSPSession*> to_remove;
+  std::set<RsRTSPSession*> to_ref;
+  std::vector<RsRTSPSession*> visited;
+  RsRTSPSession* remove_during = nullptr;  // removed by the callback itself
+  int created_during = 0;
+};
+
+RsRTSPFilterResult pool_script(RsRTSPSessionPool* pool, RsRTSPSession* session, gpointer data) {
+  auto* script = static_cast<PoolFilterScript*>(data);
+  script->visited.push_back(session);
+  if (script->visited.size() == 1) {
+    // Pool methods from the callback: would deadlock under a pool lock.
+    if (script->remove_during && script->remove_during != session)
+      rs_rtsp_session_pool_remove(pool, script->remove_during);
+    for (int i = 0; i < script->created_during; i++)
+      g_object_unref(rs_rtsp_session_pool_create(pool));
+    RsRTSPSession* again = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
+    EXPECT_EQ(again, session);
+    g_object_unref(again);
+  }
+  if (script->to_remove.count(session))
+    return RS_RTSP_FILTER_REMOVE;
+  if (script->to_ref.count(session))
+    return RS_RTSP_FILTER_REF;
+  return RS_RTSP_FILTER_KEEP;
+}
+
+}  // namespace
+
+TEST(Pool, FilterRemoveKeepRef) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RemovedLog removed(pool);
+  std::vector<RsRTSPSession*> sessions;
+  for (int i = 0; i < 6; i++)
+    sessions.push_back(rs_rtsp_session_pool_create(pool));
+
+  PoolFilterScript script{pool};
+  script.to_remove = {sessions[0], sessions[1]};
+  script.to_ref = {sessions[2], sessions[3]};
+  GList* refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
+  EXPECT_EQ(script.visited.size(), 6u);
+  EXPECT_EQ(std::set<RsRTSPSession*>(script.visited.begin(), script.visited.end()).size(), 6u);
+  std::set<RsRTSPSession*> got;
+  for (GList* l = refs; l; l = l->next)
+    got.insert(RS_RTSP_SESSION(l->data));
+  EXPECT_EQ(got, script.to_ref);
+  EXPECT_EQ(removed.ids.size(), 2u);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 4u);
+  g_list_free_full(refs, g_object_unref);
+
+  GList* all = rs_rtsp_session_pool_filter(pool, nullptr, nullptr);
+  EXPECT_EQ(g_list_length(all), 4u);
+  g_list_free_full(all, g_object_unref);
+
+  for (RsRTSPSession* s : sessions)
+    g_object_unref(s);
+  removed.disconnect();
+  g_object_unref(pool);
+}
+
+TEST(Pool, FilterCallbackMayChangeThePool) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RemovedLog removed(pool);
+  std::vector<RsRTSPSession*> sessions;
+  for (int i = 0; i < 4; i++)
+    sessions.push_back(rs_rtsp_session_pool_create(pool));
+
+  PoolFilterScript script{pool};
+  script.created_during = 3;
+  // Whichever is visited first removes another one: that one is never shown.
+  script.remove_during = sessions[2];
+  GList* refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
+  EXPECT_EQ(refs, nullptr);
+  std::set<RsRTSPSession*> visited(script.visited.begin(), script.visited.end());
+  EXPECT_EQ(visited.size(), script.visited.size());  // each once
+  if (script.visited.front() != sessions[2]) {
+    EXPECT_EQ(visited.count(sessions[2]), 0u);
+    EXPECT_EQ(script.visited.size(), 3u);
+    EXPECT_EQ(removed.ids.size(), 1u);
+  } else {
+    EXPECT_EQ(script.visited.size(), 4u);
+  }
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), script.visited.front() != sessions[2] ? 6u : 7u);
+  for (RsRTSPSession* s : sessions)
+    g_object_unref(s);
+  removed.disconnect();
+  g_object_unref(pool);
+}
+
+TEST(Pool, DisposeRemovesEveryoneWithSignal) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  int signals = 0;
+  g_signal_connect_swapped(pool, "session-removed", G_CALLBACK(+[](int* n) { (*n)++; }), &signals);
+  RsRTSPSession* kept = rs_rtsp_session_pool_create(pool);
+  RsRTSPSession* dropped = rs_rtsp_session_pool_create(pool);
+  WeakWatch dropped_alive(dropped);
+  g_object_unref(dropped);
+  EXPECT_TRUE(dropped_alive.alive());  // the pool holds it
+  WeakWatch pool_alive(pool);
+  g_object_unref(pool);
+  EXPECT_FALSE(pool_alive.alive());
+  EXPECT_EQ(signals, 2);
+  EXPECT_FALSE(dropped_alive.alive());
+  // The app's session outlives its pool and still works.
+  rs_rtsp_session_set_timeout(kept, 1);
+  rs_rtsp_session_touch(kept);
+  EXPECT_FALSE(rs_rtsp_session_is_expired_usec(kept, g_get_monotonic_time()));
+  g_object_unref(kept);
+}
+
+TEST(Pool, IdsAreUnique) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  std::set<std::string> ids;
+  for (int i = 0; i < 100000; i++) {
+    RsRTSPSession* s = rs_rtsp_session_pool_create(pool);
+    ids.insert(rs_rtsp_session_get_sessionid(s));
+    g_object_unref(s);
+  }
+  EXPECT_EQ(ids.size(), 100000u);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 100000u);
+  g_object_unref(pool);
+}
+
+// A pool subclass with its own id scheme and a colliding first id.
+namespace {
+
+struct CountingPool {
+  RsRTSPSessionPool parent;
+};
+struct CountingPoolClass {
+  RsRTSPSessionPoolClass parent_class;
+};
+int next_counter = 0;
+int removed_vfunc_calls = 0;
+
+G_DEFINE_TYPE(CountingPool, counting_pool, RS_TYPE_RTSP_SESSION_POOL)
+
+gchar* counting_create_session_id(RsRTSPSessionPool*) noexcept {
+  // Hands out "dup" twice, then numbered ids: the collision must be retried.
+  if (next_counter < 2) {
+    next_counter++;
+    return g_strdup("dup");
+  }
+  return g_strdup_printf("c%d", next_counter++);
+}
+
+void counting_session_removed(RsRTSPSessionPool*, RsRTSPSession*) noexcept { removed_vfunc_calls++; }
+
+void counting_pool_class_init(CountingPoolClass* klass) {
+  RS_RTSP_SESSION_POOL_CLASS(klass)->create_session_id = counting_create_session_id;
+  RS_RTSP_SESSION_POOL_CLASS(klass)->session_removed = counting_session_removed;
+}
+void counting_pool_init(CountingPool*) {}
+
+}  // namespace
+
+TEST(Pool, SubclassVirtualMethods) {
+  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(counting_pool_get_type(), nullptr));
+  RsRTSPSession* first = rs_rtsp_session_pool_create(pool);
+  RsRTSPSession* second = rs_rtsp_session_pool_create(pool);
+  EXPECT_STREQ(rs_rtsp_session_get_sessionid(first), "dup");
+  EXPECT_STREQ(rs_rtsp_session_get_sessionid(second), "c2");
+  rs_rtsp_session_pool_remove(pool, first);
+  EXPECT_EQ(removed_vfunc_calls, 1);
+  g_object_unref(pool);
+  EXPECT_EQ(removed_vfunc_calls, 2);
+  g_object_unref(first);
+  g_object_unref(second);
+}
+
+namespace {
+
+gboolean count_dispatch(RsRTSPSessionPool* pool, gpointer data) {
+  (*static_cast<int*>(data))++;
+  rs_rtsp_session_pool_cleanup(pool);
+  return G_SOURCE_CONTINUE;
+}
+
+// The timeout the context would sleep for, in ms (-1: forever).
+gint context_timeout(GMainContext* context) {
+  gint priority;
+  g_main_context_prepare(context, &priority);
+  gint timeout = -2;
+  GPollFD fds[16];
+  g_main_context_query(context, priority, &timeout, fds, G_N_ELEMENTS(fds));
+  g_main_context_check(context, priority, fds, 0);
+  return timeout;
+}
+
+}  // namespace
+
+TEST(PoolWatch, SleepsUntilTheEarliestDeadline) {
+  GMainContext* context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  int dispatched = 0;
+  g_source_set_callback(watch, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)(void)>(count_dispatch)),
+                        &dispatched, nullptr);
+  g_source_attach(watch, context);
+
+  EXPECT_EQ(context_timeout(context), -1);  // empty pool: sleep until woken
+  RsRTSPSession* forever = create_exact(pool, 0);
+  EXPECT_EQ(context_timeout(context), -1);  // difference 8: timeout 0 never wakes it
+  RsRTSPSession* minute = rs_rtsp_session_pool_create(pool);
+  gint timeout = context_timeout(context);
+  EXPECT_GT(timeout, 64000);
+  EXPECT_LE(timeout, 65001);
+  RsRTSPSession* soon = create_exact(pool, 1);
+  timeout = context_timeout(context);
+  EXPECT_GT(timeout, 900);
+  EXPECT_LE(timeout, 1001);
+
+  g_usleep(1005 * 1000);
+  EXPECT_TRUE(g_main_context_iteration(context, FALSE));
+  EXPECT_EQ(dispatched, 1);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);
+  EXPECT_FALSE(g_main_context_iteration(context, FALSE));
+  EXPECT_EQ(dispatched, 1);
+  timeout = context_timeout(context);
+  EXPECT_GT(timeout, 60000);
+
+  g_source_destroy(watch);
+  g_source_unref(watch);
+  for (RsRTSPSession* s : {forever, minute, soon})
+    g_object_unref(s);
+  g_object_unref(pool);
+  g_main_context_pop_thread_default(context);
+  g_main_context_unref(context);
+}
+
+TEST(PoolWatch, TouchedSessionsDoNotDispatch) {
+  GMainContext* context = g_main_context_new();
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  int dispatched = 0;
+  g_source_set_callback(watch, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)(void)>(count_dispatch)),
+                        &dispatched, nullptr);
+  g_source_attach(watch, context);
+  RsRTSPSession* session = create_exact(pool, 1);
+  g_usleep(600 * 1000);
+  rs_rtsp_session_touch(session);
+  g_usleep(600 * 1000);
+  // Its first slot has passed, but it was touched: rescheduled, not dispatched.
+  EXPECT_FALSE(g_main_context_iteration(context, FALSE));
+  EXPECT_EQ(dispatched, 0);
+  gint timeout = context_timeout(context);
+  EXPECT_GT(timeout, 0);
+  EXPECT_LE(timeout, 401);
+  g_source_destroy(watch);
+  g_source_unref(watch);
+  g_object_unref(session);
+  g_object_unref(pool);
+  g_main_context_unref(context);
+}
+
+TEST(Pool, CriticalsForBadArguments) {
+  ExpectCriticals criticals;
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* loose = rs_rtsp_session_new("loose");
+  int expected = 0;
+  EXPECT_EQ(rs_rtsp_session_pool_create(nullptr), nullptr);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_find(nullptr, "x"), nullptr);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, nullptr), nullptr);
+  expected++;
+  EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, nullptr));
+  expected++;
+  EXPECT_FALSE(rs_rtsp_session_pool_remove(nullptr, loose));
+  expected++;
+  EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, reinterpret_cast<RsRTSPSession*>(pool)));
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup(nullptr), 0u);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(nullptr, 0), 0u);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_filter(nullptr, nullptr, nullptr), nullptr);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_create_watch(nullptr), nullptr);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(nullptr), 0u);
+  expected++;
+  EXPECT_EQ(rs_rtsp_session_pool_get_max_sessions(nullptr), 0u);
+  expected++;
+  rs_rtsp_session_pool_set_max_sessions(nullptr, 3);
+  expected++;
+  EXPECT_EQ(criticals.count(), expected);
+
+  // A session the pool does not hold is not removed, and no signal is sent.
+  int signals = 0;
+  g_signal_connect_swapped(pool, "session-removed", G_CALLBACK(+[](int* n) { (*n)++; }), &signals);
+  EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, loose));
+  EXPECT_EQ(signals, 0);
+  EXPECT_EQ(criticals.count(), expected);
+  g_object_unref(loose);
+  g_object_unref(pool);
+}
