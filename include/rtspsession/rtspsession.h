@@ -2,10 +2,10 @@
 #pragma once
 
 #define RTSPSESSION_INSIDE
-# include "rs-version.h"
+# include <rtspsession/rs-version.h>
 # include "rs-version-macros.h"
 # include "rs-rtsp-types.h"
-# include "rs-enum-types.h"
+# include <rtspsession/rs-enum-types.h>
 # include "rs-rtsp-session-media.h"
 # include "rs-rtsp-session.h"
 # include "rs-rtsp-session-pool.h"

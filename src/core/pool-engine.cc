@@ -2,6 +2,7 @@
 #include "pool-engine.hh"
 
 #include <algorithm>
+#include <shared_mutex>
 #include <functional>
 #include <string_view>
 
@@ -33,23 +34,30 @@ Micros index_time(Micros now) noexcept {
 
 }  // namespace
 
-void PoolLink::reschedule(Session* session) noexcept {
-  std::lock_guard guard(lock_);
-  if (engine_ != nullptr)
-    engine_->reschedule(session);
+namespace {
+
+// Every live engine, for report_earlier_deadline(). Lock order: this lock,
+// then an engine's shard lock or index lock.
+std::shared_mutex engines_lock;
+std::vector<PoolEngine*>& live_engines() {
+  static std::vector<PoolEngine*> engines;
+  return engines;
 }
 
-void PoolLink::detach() noexcept {
-  std::lock_guard guard(lock_);
-  engine_ = nullptr;
-}
+}  // namespace
 
-PoolEngine::PoolEngine(SessionOps ops, std::function<void()> wakeup)
-    : ops_(ops), wakeup_(std::move(wakeup)), link_(new PoolLink(this)) {}
+PoolEngine::PoolEngine(SessionOps ops, std::function<void()> wakeup) : ops_(ops), wakeup_(std::move(wakeup)) {
+  std::unique_lock guard(engines_lock);
+  live_engines().push_back(this);
+}
 
 PoolEngine::~PoolEngine() {
-  link_->detach();
-  link_->unref();
+  {
+    // Waits for any report_earlier_deadline() that is asking this engine.
+    std::unique_lock guard(engines_lock);
+    auto& engines = live_engines();
+    engines.erase(std::find(engines.begin(), engines.end(), this));
+  }
   // Anything still here is dropped without ceremony; the GObject layer
   // empties the engine with take_all() first.
   for (Session* session : take_all())
@@ -60,41 +68,89 @@ std::size_t PoolEngine::hash_of(std::string_view id) noexcept {
   return std::hash<std::string_view>{}(id);
 }
 
+namespace {
+
+constexpr unsigned kTagShift = 48;
+// The home slot and the tag both come from the hash bits above this one (the
+// top bits choose the shard). A tag thus holds the home slot of any table of
+// up to 2^16 slots, and the table grows and erases without rehashing ids.
+constexpr unsigned kHomeShift = 24;
+constexpr std::size_t kTagMask = 0xffff;
+
+std::uintptr_t tag_of(std::size_t hash) noexcept {
+  return (hash >> kHomeShift) & kTagMask;
+}
+
+std::size_t home_of(std::size_t hash, std::size_t mask) noexcept {
+  return (hash >> kHomeShift) & mask;
+}
+
+}  // namespace
+
+PoolEngine::Slot PoolEngine::make_slot(Session* session, std::size_t hash) noexcept {
+  const auto pointer = reinterpret_cast<std::uintptr_t>(session);
+  if ((pointer >> kTagShift) != 0 || (pointer & 1) != 0)
+    return pointer;  // untagged
+  return pointer | (tag_of(hash) << kTagShift) | 1;
+}
+
+Session* PoolEngine::session_of(Slot slot) noexcept {
+  if (slot & 1)
+    slot &= (std::uintptr_t{1} << kTagShift) - 2;
+  return reinterpret_cast<Session*>(slot);
+}
+
+bool PoolEngine::may_match(Slot slot, std::size_t hash) noexcept {
+  return !(slot & 1) || (slot >> kTagShift) == tag_of(hash);
+}
+
 std::size_t PoolEngine::find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept {
   if (shard.slots.empty())
     return kNoSlot;
   const std::size_t mask = shard.slots.size() - 1;
-  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    Session* session = shard.slots[i];
-    if (session == nullptr)
+  for (std::size_t i = home_of(hash, mask);; i = (i + 1) & mask) {
+    const Slot slot = shard.slots[i];
+    if (slot == kEmpty)
       return kNoSlot;
-    if (session->id() == id)
+    if (may_match(slot, hash) && session_of(slot)->id() == id)
       return i;
   }
 }
 
 void PoolEngine::grow(Shard& shard) {
-  std::vector<Session*> old = std::move(shard.slots);
-  shard.slots.assign(old.empty() ? 16 : old.size() * 2, nullptr);
-  for (Session* session : old)
-    if (session != nullptr)
-      insert_slot(shard, hash_of(session->id()), session);
+  std::vector<Slot> old = std::move(shard.slots);
+  shard.slots.assign(old.empty() ? 16 : old.size() * 2, kEmpty);
+  const std::size_t mask = shard.slots.size() - 1;
+  for (Slot slot : old) {
+    if (slot == kEmpty)
+      continue;
+    std::size_t i = home_of_slot(slot, mask);
+    while (shard.slots[i] != kEmpty)
+      i = (i + 1) & mask;
+    shard.slots[i] = slot;
+  }
+}
+
+std::size_t PoolEngine::home_of_slot(Slot slot, std::size_t mask) noexcept {
+  if ((slot & 1) && mask <= kTagMask)
+    return (slot >> kTagShift) & mask;
+  return home_of(hash_of(session_of(slot)->id()), mask);
 }
 
 void PoolEngine::insert_slot(Shard& shard, std::size_t hash, Session* session) {
   const std::size_t mask = shard.slots.size() - 1;
-  std::size_t i = hash & mask;
-  while (shard.slots[i] != nullptr)
+  std::size_t i = home_of(hash, mask);
+  while (shard.slots[i] != kEmpty)
     i = (i + 1) & mask;
-  shard.slots[i] = session;
+  shard.slots[i] = make_slot(session, hash);
 }
 
 void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
   // Backward-shift deletion keeps every probe chain unbroken without tombstones.
   const std::size_t mask = shard.slots.size() - 1;
   std::size_t hole = slot;
-  for (std::size_t i = (slot + 1) & mask; shard.slots[i] != nullptr; i = (i + 1) & mask) {
-    const std::size_t home = hash_of(shard.slots[i]->id()) & mask;
+  for (std::size_t i = (slot + 1) & mask; shard.slots[i] != kEmpty; i = (i + 1) & mask) {
+    const std::size_t home = home_of_slot(shard.slots[i], mask);
     // Move the entry into the hole unless its home lies cyclically in (hole, i].
     const bool home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
     if (!home_after_hole) {
@@ -102,11 +158,11 @@ void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
       hole = i;
     }
   }
-  shard.slots[hole] = nullptr;
+  shard.slots[hole] = kEmpty;
 }
 
 PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions) {
-  if (session->pool_link() != nullptr)
+  if (session->in_pool.load(std::memory_order_acquire))
     return InsertResult::AlreadyPooled;
 
   if (max_sessions != 0) {
@@ -130,7 +186,6 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     if ((shard.count + 1) * 4 > shard.slots.size() * 3)
       grow(shard);
     ops_.ref(session);
-    session->attach_pool(link_);
     session->in_pool.store(true, std::memory_order_release);
     insert_slot(shard, hash, session);
     shard.count++;
@@ -139,8 +194,10 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
   bool earlier;
   {
     std::lock_guard guard(index_lock_);
-    // A concurrent remove() may already have taken it out again.
-    auto expires_at = session->expiry().expires_at(monotonic_now());
+    // A concurrent remove() may already have taken it out again. Only a
+    // prevented session's slot depends on the time it is judged at.
+    const Micros now = session->expiry().prevent_count() > 0 ? monotonic_now() : session->expiry().last_access();
+    auto expires_at = session->expiry().expires_at(now);
     earlier = session->in_pool.load(std::memory_order_acquire) && session->prev == nullptr && expires_at &&
               link(session, *expires_at);
   }
@@ -163,20 +220,18 @@ Session* PoolEngine::find(std::string_view id) const {
   const std::size_t slot = find_slot(shard, hash, id);
   if (slot == kNoSlot)
     return nullptr;
-  Session* session = shard.slots[slot];
+  Session* session = session_of(shard.slots[slot]);
   ops_.ref(session);
   return session;
 }
 
 bool PoolEngine::remove(Session* session) {
-  if (session->pool_link() != link_)
-    return false;
   const std::size_t hash = hash_of(session->id());
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);
     const std::size_t slot = find_slot(shard, hash, session->id());
-    if (slot == kNoSlot || shard.slots[slot] != session)
+    if (slot == kNoSlot || session_of(shard.slots[slot]) != session)
       return false;
     erase_slot(shard, slot);
     shard.count--;
@@ -310,11 +365,12 @@ std::vector<Session*> PoolEngine::take_all() {
   all.reserve(size());
   for (Shard& shard : shards_) {
     std::lock_guard guard(shard.lock);
-    for (Session*& slot : shard.slots) {
-      if (slot != nullptr) {
-        slot->in_pool.store(false, std::memory_order_release);
-        all.push_back(slot);
-        slot = nullptr;
+    for (Slot& slot : shard.slots) {
+      if (slot != kEmpty) {
+        Session* session = session_of(slot);
+        session->in_pool.store(false, std::memory_order_release);
+        all.push_back(session);
+        slot = kEmpty;
       }
     }
     count_.fetch_sub(shard.count, std::memory_order_relaxed);
@@ -337,8 +393,9 @@ std::vector<Session*> PoolEngine::snapshot() const {
   all.reserve(size());
   for (const Shard& shard : shards_) {
     std::lock_guard guard(shard.lock);
-    for (Session* session : shard.slots) {
-      if (session != nullptr) {
+    for (Slot slot : shard.slots) {
+      if (slot != kEmpty) {
+        Session* session = session_of(slot);
         ops_.ref(session);
         all.push_back(session);
       }
@@ -363,12 +420,28 @@ std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
   return buckets_.begin()->first * kMicrosPerMilli + (kMicrosPerMilli - 1);
 }
 
-void PoolEngine::reschedule(Session* session) {
+void PoolEngine::report_earlier_deadline(Session* session) {
+  std::shared_lock guard(engines_lock);
+  for (PoolEngine* engine : live_engines())
+    if (engine->reschedule(session))
+      return;
+}
+
+bool PoolEngine::reschedule(Session* session) {
+  const std::size_t hash = hash_of(session->id());
+  Shard& shard = shard_for(hash);
+  {
+    std::lock_guard guard(shard.lock);
+    const std::size_t slot = find_slot(shard, hash, session->id());
+    if (slot == kNoSlot || session_of(shard.slots[slot]) != session)
+      return false;
+  }
   bool earlier = false;
   {
     std::lock_guard guard(index_lock_);
+    // Removed meanwhile: remove() unindexes after clearing in_pool.
     if (!session->in_pool.load(std::memory_order_acquire))
-      return;
+      return true;
     if (session->prev != nullptr)
       unlink(session);
     if (auto expires_at = session->expiry().expires_at(monotonic_now()))
@@ -376,6 +449,7 @@ void PoolEngine::reschedule(Session* session) {
   }
   if (earlier)
     wake();
+  return true;
 }
 
 void PoolEngine::wake() const {

@@ -17,32 +17,6 @@
 
 namespace rs::core {
 
-class PoolEngine;
-
-// How a session reaches its pool to report an earlier deadline, safe against
-// the pool being destroyed meanwhile: the engine detaches the link before it
-// goes, and the link lives on, reference-counted, while any session that was
-// ever in the pool does.
-class PoolLink {
- public:
-  explicit PoolLink(PoolEngine* engine) noexcept : engine_(engine) {}
-
-  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void unref() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-      delete this;
-  }
-
-  void reschedule(Session* session) noexcept;
-  void detach() noexcept;
-
- private:
-  std::atomic<std::size_t> refs_{1};
-  // Protects engine_. Lock order: a PoolLink's lock before its engine's index lock.
-  std::mutex lock_;
-  PoolEngine* engine_;
-};
-
 // How the engine takes and drops references on session objects it holds
 // (g_object_ref/unref in the GObject layer).
 struct SessionOps {
@@ -58,8 +32,8 @@ struct SessionOps {
 // the session. So the index holds, for each session, a deadline that may be
 // too early; when its bucket comes due the session's real deadline is read
 // and the session rescheduled if it was touched meanwhile. A deadline that
-// moves earlier (a lower timeout) is reported by the session through its
-// PoolLink. Sessions with timeout 0 are not indexed at all.
+// moves earlier (a lower timeout) is reported by the session through
+// report_earlier_deadline(). Sessions with timeout 0 are not indexed at all.
 class PoolEngine {
  public:
   explicit PoolEngine(SessionOps ops, std::function<void()> wakeup = {});
@@ -68,7 +42,7 @@ class PoolEngine {
   PoolEngine& operator=(const PoolEngine&) = delete;
 
   enum class InsertResult { Inserted, DuplicateId, Full, AlreadyPooled };
-  // Adds `session` (which must have an id), taking a reference.
+  // Adds `session` (which must have an id and be in no pool), taking a reference.
   // `max_sessions` 0 means no limit.
   InsertResult insert(Session* session, std::uint32_t max_sessions);
   bool contains_id(std::string_view id) const;
@@ -89,17 +63,27 @@ class PoolEngine {
   // that were touched since they were indexed.
   std::optional<Micros> next_wakeup(Micros now);
 
-  // The deadline of `session` may have moved; re-index it.
-  void reschedule(Session* session);
+  // The deadline of `session`, which is in some pool, may have moved
+  // earlier: its pool re-indexes it. Sessions keep no pointer to their pool
+  // (8 bytes times a million); the few live engines are asked in turn.
+  static void report_earlier_deadline(Session* session);
 
  private:
   struct Bucket : IndexNode {
     std::int64_t key = 0;
   };
 
+  // A table slot: a session pointer with 16 bits of its id's hash in the
+  // unused top bits, so that probing compares tags in the slot array and
+  // dereferences a session only on a likely match. Bit 0 marks a tagged
+  // slot; a pointer that uses its top bits is stored untagged and always
+  // compared by id.
+  using Slot = std::uintptr_t;
+  static constexpr Slot kEmpty = 0;
+
   struct alignas(64) Shard {
     mutable std::mutex lock;  // protects slots and count
-    std::vector<Session*> slots;  // open addressing, linear probing; size 0 or a power of 2
+    std::vector<Slot> slots;  // open addressing, linear probing; size 0 or a power of 2
     std::size_t count = 0;
   };
   static constexpr std::size_t kShardBits = 6;
@@ -109,6 +93,10 @@ class PoolEngine {
   Shard& shard_for(std::size_t hash) const noexcept {
     return const_cast<Shard&>(shards_[hash >> (sizeof(std::size_t) * 8 - kShardBits)]);
   }
+  static Slot make_slot(Session* session, std::size_t hash) noexcept;
+  static Session* session_of(Slot slot) noexcept;
+  static bool may_match(Slot slot, std::size_t hash) noexcept;
+  static std::size_t home_of_slot(Slot slot, std::size_t mask) noexcept;
   // Shard helpers; the shard's lock must be held.
   static std::size_t find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept;
   static void insert_slot(Shard& shard, std::size_t hash, Session* session);
@@ -125,11 +113,12 @@ class PoolEngine {
 
   // After a removal from the table: drop the session from the index.
   void unindex(Session* session);
+  // Re-indexes `session` if it is in this pool; returns whether it is.
+  bool reschedule(Session* session);
   void wake() const;
 
   const SessionOps ops_;
   const std::function<void()> wakeup_;
-  PoolLink* const link_;
   std::atomic<std::size_t> count_{0};
   std::array<Shard, kShards> shards_;
 

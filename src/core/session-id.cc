@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace rs::core {
@@ -23,7 +25,7 @@ std::atomic<unsigned> fork_generation{0};
 void on_fork_child() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
 
 struct RandomBuffer {
-  unsigned char bytes[1024];
+  unsigned char bytes[4096];
   std::size_t used = sizeof bytes;
   unsigned generation = 0;
 };
@@ -72,20 +74,23 @@ void random_bytes(unsigned char* out, std::size_t length) {
   }
 }
 
-std::string random_session_id() {
-  std::string id;
-  id.reserve(kSessionIdLength);
-  unsigned char batch[32];
-  while (id.size() < kSessionIdLength) {
+void random_session_id(char* out) {
+  std::size_t written = 0;
+  while (written < kSessionIdLength) {
+    // Each 3 bytes give four 6-bit values; 18 bytes usually suffice
+    // (22 * 64/62 = 22.7 values needed on average).
+    unsigned char batch[18];
     random_bytes(batch, sizeof batch);
-    for (unsigned char byte : batch) {
-      // 6 bits give 0..63; dropping 62 and 63 leaves every letter equally likely.
-      const unsigned index = byte & 0x3f;
-      if (index < 62 && id.size() < kSessionIdLength)
-        id.push_back(kAlphabet[index]);
+    for (std::size_t i = 0; i + 2 < sizeof batch && written < kSessionIdLength; i += 3) {
+      const std::uint32_t bits = (std::uint32_t{batch[i]} << 16) | (std::uint32_t{batch[i + 1]} << 8) | batch[i + 2];
+      for (int shift = 18; shift >= 0 && written < kSessionIdLength; shift -= 6) {
+        // 0..63; dropping 62 and 63 leaves every letter equally likely.
+        const unsigned index = (bits >> shift) & 0x3f;
+        if (index < 62)
+          out[written++] = kAlphabet[index];
+      }
     }
   }
-  return id;
 }
 
 }  // namespace rs::core

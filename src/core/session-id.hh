@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 
 namespace rs::core {
 
@@ -14,7 +13,8 @@ constexpr std::size_t kSessionIdLength = 22;
 // uniformly (by rejection, without modulo bias) from the operating system's
 // cryptographic random source, getrandom(2). Alphanumeric only, because real
 // clients mishandle '$', '-' and '+'.
-std::string random_session_id();
+// Writes exactly kSessionIdLength characters to `out`, no terminator.
+void random_session_id(char* out);
 
 // Fills `out` with `length` bytes from getrandom(2), through a per-thread
 // buffer that is discarded in a forked child.

@@ -7,23 +7,21 @@
 
 namespace rs::core {
 
-Session::~Session() {
-  if (PoolLink* link = pool_link_.load(std::memory_order_acquire))
-    link->unref();
-}
+// A GObject session is this plus 32 bytes: 96 in all, GSlice's 96-byte class.
+static_assert(sizeof(Session) <= 64, "Session grew: a pool holds a million of them");
 
 std::optional<std::string> Session::header() const {
   if (!id_.has_value())
     return std::nullopt;
-  const std::uint32_t timeout = expiry_.timeout();
+  const std::uint32_t timeout = expiry().timeout();
   if (timeout == Expiry::kDefaultTimeout && !timeout_always_visible())
     return std::string(id_.view());
   return std::string(id_.view()) + ";timeout=" + std::to_string(timeout);
 }
 
 bool Session::set_timeout(std::uint32_t seconds) noexcept {
-  const std::uint32_t old = expiry_.timeout();
-  if (!expiry_.set_timeout(seconds))
+  const std::uint32_t old = expiry().timeout();
+  if (!Expiry::set_timeout(seconds))
     return false;
   // 0 means never: going to or from 0 changes whether the session is indexed.
   if (seconds < old || old == 0 || seconds == 0)
@@ -32,24 +30,17 @@ bool Session::set_timeout(std::uint32_t seconds) noexcept {
 }
 
 bool Session::set_extra_timeout(std::uint32_t seconds) noexcept {
-  const std::uint32_t old = expiry_.extra_timeout();
-  if (!expiry_.set_extra_timeout(seconds))
+  const std::uint32_t old = expiry().extra_timeout();
+  if (!Expiry::set_extra_timeout(seconds))
     return false;
   if (seconds < old)
     deadline_may_be_earlier();
   return true;
 }
 
-void Session::attach_pool(PoolLink* link) noexcept {
-  link->ref();
-  PoolLink* expected = nullptr;
-  if (!pool_link_.compare_exchange_strong(expected, link, std::memory_order_acq_rel))
-    link->unref();  // already attached; PoolEngine refuses such sessions
-}
-
 void Session::deadline_may_be_earlier() noexcept {
-  if (PoolLink* link = pool_link_.load(std::memory_order_acquire))
-    link->reschedule(this);
+  if (in_pool.load(std::memory_order_acquire))
+    PoolEngine::report_earlier_deadline(this);
 }
 
 std::optional<SessionMedia::Channels> SessionMedia::alloc_channels() noexcept {

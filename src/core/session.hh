@@ -11,8 +11,6 @@
 
 namespace rs::core {
 
-class PoolLink;
-
 // A node of the pool's expiry index: a circular list per deadline bucket.
 // Guarded by the index lock of the pool the session is in; both null while
 // the session is not indexed.
@@ -24,11 +22,12 @@ struct IndexNode {
 // What a session is apart from its medias: its id, its expiry and how it
 // presents itself in the Session: header, plus its place in a pool.
 //
-// Kept small on purpose: a pool holds a million of them.
-class Session : public IndexNode {
+// Kept small on purpose: a pool holds a million of them. Expiry is a base,
+// not a member, so that the flags below can live in its tail padding.
+class Session : public IndexNode, private Expiry {
  public:
   Session() = default;
-  ~Session();
+  ~Session() = default;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -47,36 +46,29 @@ class Session : public IndexNode {
   // always to be shown, else "<id>". Nothing without an id.
   std::optional<std::string> header() const;
 
-  const Expiry& expiry() const noexcept { return expiry_; }
-  void touch() noexcept { expiry_.touch(); }
-  void touch_at(Micros monotonic) noexcept { expiry_.touch_at(monotonic); }
-  void prevent_expire() noexcept { expiry_.prevent(); }
+  const Expiry& expiry() const noexcept { return *this; }
+  void touch() noexcept { Expiry::touch(); }
+  void touch_at(Micros monotonic) noexcept { Expiry::touch_at(monotonic); }
+  void prevent_expire() noexcept { prevent(); }
   // Returns false, changing nothing, when there is no prevent to undo. The
   // pool needs no word: the session expires later than the pool last saw.
-  bool allow_expire() noexcept { return expiry_.allow(); }
+  bool allow_expire() noexcept { return allow(); }
   // Setters return whether the value changed. When the deadline may have
   // moved earlier, they tell the session's pool so it can reschedule.
   bool set_timeout(std::uint32_t seconds) noexcept;
   bool set_extra_timeout(std::uint32_t seconds) noexcept;
 
-  // Which pool to tell about earlier deadlines; set once when the session
-  // joins a pool, released when the session is destroyed.
-  void attach_pool(PoolLink* link) noexcept;
-  PoolLink* pool_link() const noexcept { return pool_link_.load(std::memory_order_acquire); }
-
  private:
   void deadline_may_be_earlier() noexcept;
-
-  // Ordered to pack: a pool holds a million of these.
-  Expiry expiry_;
-  std::atomic<PoolLink*> pool_link_{nullptr};
-  CompactId id_;
-  std::atomic<bool> timeout_always_visible_{false};
 
  public:
   // Pool membership, maintained by PoolEngine: written under the pool's
   // shard lock, read under its index lock.
   std::atomic<bool> in_pool{false};
+
+ private:
+  std::atomic<bool> timeout_always_visible_{false};
+  CompactId id_;
 };
 
 // The state a session keeps for one media it set up.

@@ -103,8 +103,10 @@ finish_removals (RsRTSPSessionPool *pool, const std::vector<rs::core::Session *>
 static gchar *
 default_create_session_id (RsRTSPSessionPool *pool) noexcept
 {
-  std::string id = rs::core::random_session_id ();
-  return g_strndup (id.data (), id.size ());
+  auto *id = static_cast<gchar *> (g_malloc (rs::core::kSessionIdLength + 1));
+  rs::core::random_session_id (id);
+  id[rs::core::kSessionIdLength] = '\0';
+  return id;
 }
 
 static RsRTSPSession *
@@ -319,7 +321,9 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
           g_warning ("rs_rtsp_session_pool_create: no session id was made");
           return nullptr;
         }
-      if (engine.contains_id (id))
+      // Only an app's own id scheme can collide in practice: 22 random
+      // letters carry 130 bits. insert() refuses a duplicate either way.
+      if (klass->create_session_id != default_create_session_id && engine.contains_id (id))
         continue;
 
       RsRTSPSession *session = klass->create_session ? klass->create_session (pool, id) : nullptr;
