@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
       const double g = gst.*m.field, r = rs.*m.field;
       printf("| %s (%s) | %zu | %.2f | %.2f | %.1fx |\n", m.name, m.unit, n, g, r, r > 0 ? g / r : 0.0);
       if (csv)
-        fprintf(csv, "%s,%s,%zu,%.6f,%.6f\n", m.name, m.unit, n, g, r);
+        fprintf(csv, "\"%s\",%s,%zu,%.6f,%.6f\n", m.name, m.unit, n, g, r);
     }
     printf("| finds measured during cleanup | %zu | %ld | %ld | |\n", n, gst.finds_during_cleanup,
            rs.finds_during_cleanup);
