@@ -461,7 +461,7 @@ rs_rtsp_session_pool_cleanup (RsRTSPSessionPool *pool) noexcept
  * the session as @func answers (see #RsRTSPFilterResult). @func is called
  * with no lock held and may call any method of @pool; each session is shown
  * to it once, sessions removed before their turn are not shown, and
- * sessions created meanwhile are not shown. Removed sessions get
+ * sessions created meanwhile are shown too. Removed sessions get
  * #RsRTSPSessionPool::session-removed.
  *
  * A %NULL @func collects every session.
@@ -478,11 +478,29 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
 
   auto &engine = get_engine (pool);
   GList *result = nullptr;
-  for (rs::core::Session *core : engine.snapshot ())
+  // Every session shown so far, sorted, each with a reference held to the
+  // end, so that no address is reused by a new session meanwhile.
+  std::vector<rs::core::Session *> visited;
+  for (;;)
     {
-      RsRTSPSession *session = rs_rtsp_session_from_core (core);
-      if (core->in_pool.load (std::memory_order_acquire))
+      std::vector<rs::core::Session *> pending = engine.snapshot ();
+      std::vector<rs::core::Session *> fresh;
+      for (rs::core::Session *core : pending)
         {
+          if (std::binary_search (visited.begin (), visited.end (), core))
+            g_object_unref (rs_rtsp_session_from_core (core));
+          else
+            fresh.push_back (core);
+        }
+      if (fresh.empty ())
+        break;
+
+      for (rs::core::Session *core : fresh)
+        {
+          // Removed by an earlier callback: not shown.
+          if (!core->in_pool.load (std::memory_order_acquire))
+            continue;
+          RsRTSPSession *session = rs_rtsp_session_from_core (core);
           RsRTSPFilterResult answer = func ? func (pool, session, user_data) : RS_RTSP_FILTER_REF;
           switch (answer)
             {
@@ -498,8 +516,14 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
               break;
             }
         }
-      g_object_unref (session);  // the snapshot's reference
+      // Sessions the callbacks created are shown in another round.
+      visited.insert (visited.end (), fresh.begin (), fresh.end ());
+      std::sort (visited.begin (), visited.end ());
+      if (func == nullptr)
+        break;  // nothing can have changed
     }
+  for (rs::core::Session *core : visited)
+    g_object_unref (rs_rtsp_session_from_core (core));
   return result;
 }
 

@@ -8,9 +8,19 @@
 #include "core/compact-id.hh"
 #include "core/session-id.hh"
 
+namespace {
+
+std::string new_id() {
+  std::string id(rs::core::kSessionIdLength, '\0');
+  rs::core::random_session_id(id.data());
+  return id;
+}
+
+}  // namespace
+
 TEST(SessionId, ShapeIs22Alphanumerics) {
   for (int i = 0; i < 1000; i++) {
-    std::string id = rs::core::random_session_id();
+    std::string id = new_id();
     ASSERT_EQ(id.size(), 22u);
     for (char c : id)
       ASSERT_TRUE((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) << id;
@@ -21,7 +31,7 @@ TEST(SessionId, UniqueOverAMillion) {
   std::unordered_set<std::string> seen;
   seen.reserve(1'000'000);
   for (int i = 0; i < 1'000'000; i++)
-    ASSERT_TRUE(seen.insert(rs::core::random_session_id()).second) << "duplicate after " << i;
+    ASSERT_TRUE(seen.insert(new_id()).second) << "duplicate after " << i;
 }
 
 TEST(SessionId, CharactersAreUniform) {
@@ -34,7 +44,7 @@ TEST(SessionId, CharactersAreUniform) {
   std::array<long, 128> last{};
   const int ids = 200'000;
   for (int i = 0; i < ids; i++) {
-    std::string id = rs::core::random_session_id();
+    std::string id = new_id();
     for (char c : id)
       all[static_cast<unsigned char>(c)]++;
     first[static_cast<unsigned char>(id.front())]++;
