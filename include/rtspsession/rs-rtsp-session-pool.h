@@ -131,6 +131,10 @@ RS_AVAILABLE_IN_ALL
 RsRTSPSession     *rs_rtsp_session_pool_find             (RsRTSPSessionPool *pool,
                                                           const gchar       *sessionid) RS_NOEXCEPT;
 RS_AVAILABLE_IN_ALL
+RsRTSPSession     *rs_rtsp_session_pool_find_owned       (RsRTSPSessionPool *pool,
+                                                          const gchar       *sessionid,
+                                                          const gchar       *owner) RS_NOEXCEPT;
+RS_AVAILABLE_IN_ALL
 gboolean           rs_rtsp_session_pool_remove           (RsRTSPSessionPool *pool,
                                                           RsRTSPSession     *sess) RS_NOEXCEPT;
 RS_AVAILABLE_IN_ALL

@@ -56,6 +56,14 @@ RS_AVAILABLE_IN_ALL
 RsRTSPSession      *rs_rtsp_session_new               (const gchar   *sessionid) RS_NOEXCEPT;
 RS_AVAILABLE_IN_ALL
 const gchar        *rs_rtsp_session_get_sessionid     (RsRTSPSession *session) RS_NOEXCEPT;
+
+RS_AVAILABLE_IN_ALL
+gboolean            rs_rtsp_session_id_is_valid       (const gchar   *sessionid) RS_NOEXCEPT;
+RS_AVAILABLE_IN_ALL
+gboolean            rs_rtsp_session_header_parse      (const gchar   *value,
+                                                       gchar        **sessionid,
+                                                       guint         *timeout,
+                                                       GError       **error) RS_NOEXCEPT;
 RS_AVAILABLE_IN_ALL
 gchar              *rs_rtsp_session_get_header        (RsRTSPSession *session) RS_NOEXCEPT;
 RS_AVAILABLE_IN_ALL

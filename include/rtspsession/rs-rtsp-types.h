@@ -50,6 +50,38 @@ typedef enum {
   RS_RTSP_STATE_RECORDING = 5,
 } RsRTSPState;
 
+/**
+ * RS_RTSP_SESSION_ERROR:
+ *
+ * The error domain of librtspsession, for errors in input that comes from
+ * the network, such as a `Session:` header. Its codes are #RsRTSPSessionError.
+ *
+ * Since: 1.0
+ */
+#define RS_RTSP_SESSION_ERROR (rs_rtsp_session_error_quark ())
+
+/**
+ * RsRTSPSessionError:
+ * @RS_RTSP_SESSION_ERROR_INVALID_ID: the session id is empty, longer than
+ *   256 characters, or has a character other than `A-Z a-z 0-9 $ - _ . +`
+ * @RS_RTSP_SESSION_ERROR_INVALID_TIMEOUT: the timeout is not a number of
+ *   seconds that fits in 32 bits, or is given twice
+ * @RS_RTSP_SESSION_ERROR_MALFORMED: the header is otherwise not well formed,
+ *   for example a parameter without a name
+ *
+ * The codes of %RS_RTSP_SESSION_ERROR.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  RS_RTSP_SESSION_ERROR_INVALID_ID,
+  RS_RTSP_SESSION_ERROR_INVALID_TIMEOUT,
+  RS_RTSP_SESSION_ERROR_MALFORMED,
+} RsRTSPSessionError;
+
+RS_AVAILABLE_IN_ALL
+GQuark       rs_rtsp_session_error_quark (void);
+
 #define RS_TYPE_RTSP_RANGE (rs_rtsp_range_get_type ())
 
 /**

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/pool-engine.hh"
+#include "core/session-header.hh"
 #include "core/session-id.hh"
 #include "rs-rtsp-session-private.hh"
 
@@ -294,7 +295,9 @@ rs_rtsp_session_pool_get_n_sessions (RsRTSPSessionPool *pool) noexcept
  *
  * Makes a new session in the pool, with an id from the `create_session_id`
  * virtual method and an object from the `create_session` one. An id already
- * in use is never handed out twice: a colliding id is drawn again.
+ * in use is never handed out twice: a colliding id is drawn again. An id
+ * that is not valid (see rs_rtsp_session_id_is_valid()) is a programmer
+ * error in `create_session_id`.
  *
  * Returns: (transfer full) (nullable): the new session, or %NULL when the
  *   pool is full (see #RsRTSPSessionPool:max-sessions) or no session could
@@ -319,6 +322,12 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
       if (id == nullptr)
         {
           g_warning ("rs_rtsp_session_pool_create: no session id was made");
+          return nullptr;
+        }
+      if (!rs::core::is_valid_session_id (id))
+        {
+          // find() could never find it again.
+          g_critical ("rs_rtsp_session_pool_create: create_session_id made an invalid session id");
           return nullptr;
         }
       // Only an app's own id scheme can collide in practice: 22 random
@@ -362,13 +371,40 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
   return nullptr;
 }
 
+// A new reference to the session with `sessionid` whose owner is `owner`,
+// touched; nullptr otherwise. An invalid id is refused after at most 257
+// bytes, whatever its length.
+static RsRTSPSession *
+find_session (RsRTSPSessionPool *pool, const gchar *sessionid, bool check_owner, const gchar *owner) noexcept
+{
+  if (!rs::core::is_valid_session_id (sessionid))
+    return nullptr;
+  rs::core::Session *core = get_engine (pool).find (sessionid);
+  if (core == nullptr)
+    return nullptr;
+  RsRTSPSession *session = rs_rtsp_session_from_core (core);
+  if (check_owner && !rs_rtsp_session_has_owner (session, owner))
+    {
+      // As if it did not exist, and untouched.
+      g_object_unref (session);
+      return nullptr;
+    }
+  core->touch ();
+  return session;
+}
+
 /**
  * rs_rtsp_session_pool_find:
  * @pool: a #RsRTSPSessionPool
  * @sessionid: the session id, as in a request's `Session:` header
  *
  * Finds the session with the id @sessionid and touches it (see
- * rs_rtsp_session_touch()).
+ * rs_rtsp_session_touch()). An id that is not valid (see
+ * rs_rtsp_session_id_is_valid()) finds nothing, and is refused after
+ * reading at most 257 bytes of it.
+ *
+ * Servers that know who is asking should use
+ * rs_rtsp_session_pool_find_owned() instead.
  *
  * Returns: (transfer full) (nullable): the session, or %NULL when the pool
  *   has no session with that id
@@ -380,12 +416,33 @@ rs_rtsp_session_pool_find (RsRTSPSessionPool *pool, const gchar *sessionid) noex
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
   g_return_val_if_fail (sessionid != nullptr, nullptr);
+  return find_session (pool, sessionid, false, nullptr);
+}
 
-  rs::core::Session *core = get_engine (pool).find (sessionid);
-  if (core == nullptr)
-    return nullptr;
-  core->touch ();
-  return rs_rtsp_session_from_core (core);
+/**
+ * rs_rtsp_session_pool_find_owned:
+ * @pool: a #RsRTSPSessionPool
+ * @sessionid: the session id, as in a request's `Session:` header
+ * @owner: (nullable): who is asking: the authenticated user, or the
+ *   connection, as set in #RsRTSPSession:owner when the session was made
+ *
+ * Like rs_rtsp_session_pool_find(), but finds the session only when its
+ * #RsRTSPSession:owner equals @owner (two %NULL owners are equal). The owners
+ * are compared in constant time. A session with another owner is reported
+ * as not found and is not touched, so that a client that learned someone
+ * else's session id cannot use the session or keep it alive.
+ *
+ * Returns: (transfer full) (nullable): the session, or %NULL when the pool
+ *   has no session with that id and owner
+ *
+ * Since: 1.0
+ */
+RsRTSPSession *
+rs_rtsp_session_pool_find_owned (RsRTSPSessionPool *pool, const gchar *sessionid, const gchar *owner) noexcept
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
+  g_return_val_if_fail (sessionid != nullptr, nullptr);
+  return find_session (pool, sessionid, true, owner);
 }
 
 /**

@@ -4,10 +4,14 @@
 #include "rs-rtsp-session.h"
 
 #include <limits>
+#include <mutex>
 #include <new>
+#include <optional>
+#include <string>
 
 #include "core/clock.hh"
 #include "core/media-registry.hh"
+#include "core/session-header.hh"
 #include "core/session.hh"
 #include "rs-object-ref.hh"
 #include "rs-rtsp-session-private.hh"
@@ -36,26 +40,44 @@ namespace {
 using MediaHandle = rs::glib::ObjectRef<RsRTSPSessionMedia>;
 using MediaRegistry = rs::core::MediaRegistry<MediaHandle>;
 
+// What only some sessions need, allocated on first use: the medias (on
+// the first manage_media()) and the owner (when it is set).
+struct SessionExtras
+{
+  MediaRegistry medias;  // has its own leaf lock
+  // Protects owner. A leaf lock.
+  std::mutex owner_lock;
+  std::optional<std::string> owner;
+};
+
 // Lives in the instance's private data, constructed in _init and destroyed
 // in _finalize; kept small, since a pool may hold a million sessions.
 struct RsRTSPSessionPrivate
 {
   rs::core::Session core;
-  // Made on the first manage_media(); has its own leaf lock.
-  std::atomic<MediaRegistry *> medias{nullptr};
+  std::atomic<SessionExtras *> extras{nullptr};
 
-  // The registry, made if `create` and there is none yet.
+  ~RsRTSPSessionPrivate () { delete extras.load (std::memory_order_acquire); }
+
+  // The extras, made if `create` and there are none yet.
+  SessionExtras *
+  get_extras (bool create)
+  {
+    SessionExtras *current = extras.load (std::memory_order_acquire);
+    if (current != nullptr || !create)
+      return current;
+    auto *fresh = new SessionExtras ();
+    if (extras.compare_exchange_strong (current, fresh, std::memory_order_acq_rel))
+      return fresh;
+    delete fresh;  // another thread made them first
+    return current;
+  }
+
   MediaRegistry *
   media_registry (bool create)
   {
-    MediaRegistry *registry = medias.load (std::memory_order_acquire);
-    if (registry != nullptr || !create)
-      return registry;
-    auto *fresh = new MediaRegistry ();
-    if (medias.compare_exchange_strong (registry, fresh, std::memory_order_acq_rel))
-      return fresh;
-    delete fresh;  // another thread made one first
-    return registry;
+    SessionExtras *current = get_extras (create);
+    return current ? &current->medias : nullptr;
   }
 };
 
@@ -66,6 +88,7 @@ enum
   PROP_TIMEOUT,
   PROP_TIMEOUT_ALWAYS_VISIBLE,
   PROP_EXTRA_TIMEOUT,
+  PROP_OWNER,
   N_PROPS
 };
 
@@ -106,12 +129,22 @@ rs_rtsp_session_new_with_type (GType type, const gchar *sessionid) noexcept
   return session;
 }
 
+bool
+rs_rtsp_session_has_owner (RsRTSPSession *session, const gchar *owner) noexcept
+{
+  SessionExtras *extras = get_impl (session).get_extras (false);
+  if (extras == nullptr)
+    return owner == nullptr;
+  std::lock_guard guard (extras->owner_lock);
+  if (!extras->owner || owner == nullptr)
+    return !extras->owner && owner == nullptr;
+  return rs::core::equal_in_constant_time (*extras->owner, owner);
+}
+
 static void
 rs_rtsp_session_finalize (GObject *object) noexcept
 {
-  auto &impl = get_impl (RS_RTSP_SESSION (object));
-  delete impl.medias.load (std::memory_order_acquire);
-  impl.~RsRTSPSessionPrivate ();
+  get_impl (RS_RTSP_SESSION (object)).~RsRTSPSessionPrivate ();
   G_OBJECT_CLASS (rs_rtsp_session_parent_class)->finalize (object);
 }
 
@@ -133,6 +166,17 @@ rs_rtsp_session_get_property (GObject *object, guint prop_id, GValue *value, GPa
       break;
     case PROP_EXTRA_TIMEOUT:
       g_value_set_uint (value, impl.core.expiry ().extra_timeout ());
+      break;
+    case PROP_OWNER:
+      if (SessionExtras *extras = impl.get_extras (false))
+        {
+          std::lock_guard guard (extras->owner_lock);
+          g_value_set_string (value, extras->owner ? extras->owner->c_str () : nullptr);
+        }
+      else
+        {
+          g_value_set_string (value, nullptr);
+        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -163,6 +207,25 @@ rs_rtsp_session_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_EXTRA_TIMEOUT:
       if (impl.core.set_extra_timeout (g_value_get_uint (value)))
         g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_OWNER:
+      {
+        const gchar *owner = g_value_get_string (value);
+        SessionExtras *extras = impl.get_extras (owner != nullptr);
+        if (extras == nullptr)
+          break;  // no owner before, none now
+        bool changed;
+        {
+          std::lock_guard guard (extras->owner_lock);
+          changed = owner ? (!extras->owner || *extras->owner != owner) : extras->owner.has_value ();
+          if (owner)
+            extras->owner.emplace (owner);
+          else
+            extras->owner.reset ();
+        }
+        if (changed)
+          g_object_notify_by_pspec (object, pspec);
+      }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -227,6 +290,21 @@ rs_rtsp_session_class_init (RsRTSPSessionClass *klass)
       g_param_spec_uint ("extra-timeout", nullptr, nullptr, 0, G_MAXUINT, rs::core::Expiry::kDefaultExtraTimeout,
                          GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
 
+  /**
+   * RsRTSPSession:owner:
+   *
+   * Who the session belongs to: the authenticated user, or an id of the
+   * connection that made it. rs_rtsp_session_pool_find_owned() finds the
+   * session only for the same owner, so that a session id seen by someone
+   * else (RFC 2326 §16.1, RFC 7826 §4.3) cannot take it over. %NULL, the
+   * default, is an owner like any other.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_OWNER] =
+      g_param_spec_string ("owner", nullptr, nullptr, nullptr,
+                           GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -271,6 +349,74 @@ rs_rtsp_session_get_sessionid (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), nullptr);
   return get_impl (session).core.id_c_str ();
+}
+
+/**
+ * rs_rtsp_session_id_is_valid:
+ * @sessionid: (nullable): a session id, for example from a request
+ *
+ * Whether @sessionid is a valid RTSP session id: 1 to 256 characters of
+ * `A-Z a-z 0-9 $ - _ . +` (RFC 7826 §20.2.3). It reads at most 257 bytes of
+ * @sessionid, however long it is, so it is safe on hostile input.
+ *
+ * Returns: %TRUE when @sessionid is valid; %FALSE for %NULL
+ *
+ * Since: 1.0
+ */
+gboolean
+rs_rtsp_session_id_is_valid (const gchar *sessionid) noexcept
+{
+  return rs::core::is_valid_session_id (sessionid);
+}
+
+/**
+ * rs_rtsp_session_header_parse:
+ * @value: the value of a `Session:` header, such as `abc123;timeout=30`
+ * @sessionid: (out) (transfer full) (optional): the session id
+ * @timeout: (out) (optional): the timeout in seconds; 60 when the header
+ *   does not give one
+ * @error: return location for a #GError in the %RS_RTSP_SESSION_ERROR domain
+ *
+ * Parses the value of a `Session:` header from a request or response. It is
+ * lenient where real clients are sloppy — white space around the value and
+ * around `;` and `=`, parameter names in any case, unknown or empty
+ * parameters — and strict where it matters: the id's characters and length
+ * (see rs_rtsp_session_id_is_valid()), nothing but parameters after the id,
+ * and a timeout of digits that fits in a #guint, given at most once.
+ *
+ * Returns: %TRUE when @value is valid; %FALSE with @error set otherwise
+ *
+ * Since: 1.0
+ */
+gboolean
+rs_rtsp_session_header_parse (const gchar *value, gchar **sessionid, guint *timeout, GError **error) noexcept
+{
+  g_return_val_if_fail (value != nullptr, FALSE);
+  g_return_val_if_fail (error == nullptr || *error == nullptr, FALSE);
+
+  const auto parsed = rs::core::parse_session_header (value);
+  switch (parsed.error)
+    {
+    case rs::core::HeaderError::None:
+      break;
+    case rs::core::HeaderError::InvalidId:
+      g_set_error (error, RS_RTSP_SESSION_ERROR, RS_RTSP_SESSION_ERROR_INVALID_ID,
+                   "Invalid session id in Session header (at byte %" G_GSIZE_FORMAT ")", parsed.error_offset);
+      return FALSE;
+    case rs::core::HeaderError::InvalidTimeout:
+      g_set_error (error, RS_RTSP_SESSION_ERROR, RS_RTSP_SESSION_ERROR_INVALID_TIMEOUT,
+                   "Invalid timeout in Session header (at byte %" G_GSIZE_FORMAT ")", parsed.error_offset);
+      return FALSE;
+    case rs::core::HeaderError::Malformed:
+      g_set_error (error, RS_RTSP_SESSION_ERROR, RS_RTSP_SESSION_ERROR_MALFORMED,
+                   "Malformed Session header (at byte %" G_GSIZE_FORMAT ")", parsed.error_offset);
+      return FALSE;
+    }
+  if (sessionid != nullptr)
+    *sessionid = g_strndup (parsed.id.data (), parsed.id.size ());
+  if (timeout != nullptr)
+    *timeout = parsed.timeout;
+  return TRUE;
 }
 
 /**

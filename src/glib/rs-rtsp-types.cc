@@ -6,6 +6,17 @@
 G_DEFINE_BOXED_TYPE (RsRTSPRange, rs_rtsp_range, rs_rtsp_range_copy, rs_rtsp_range_free)
 
 /**
+ * rs_rtsp_session_error_quark:
+ *
+ * The quark of %RS_RTSP_SESSION_ERROR.
+ *
+ * Returns: the error domain's quark
+ *
+ * Since: 1.0
+ */
+G_DEFINE_QUARK (rs-rtsp-session-error-quark, rs_rtsp_session_error)
+
+/**
  * rs_rtsp_range_copy:
  * @range: a #RsRTSPRange
  *

@@ -238,7 +238,7 @@ def test_pspec(name, vtype, default, flags, rng):
 
 def test_property_list():
     assert sorted(p.name for p in S.list_properties()) == sorted(
-        ["sessionid", "timeout", "timeout-always-visible", "extra-timeout"])
+        ["sessionid", "timeout", "timeout-always-visible", "extra-timeout", "owner"])
 
 
 def test_property_defaults_and_roundtrip():
