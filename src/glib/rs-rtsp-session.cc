@@ -766,6 +766,8 @@ rs_rtsp_session_filter (RsRTSPSession *sess, RsRTSPSessionFilterFunc func, gpoin
   MediaRegistry *registry = get_impl (sess).media_registry (false);
   if (registry == nullptr)
     return nullptr;
+  // The callback may drop the caller's last reference to the session.
+  rs::glib::ObjectRef<RsRTSPSession> keep_alive = rs::glib::ObjectRef<RsRTSPSession>::take_ref (sess);
   GList *result = nullptr;
   registry->filter (
       [&] (const MediaHandle &media) {

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Input from the network and from careless callers: absurd numbers, hostile
+// strings, NULLs, and references dropped at awkward moments.
+#include <gtest/gtest.h>
+
+#include <rtspsession/rtspsession.h>
+
+#include <string>
+
+#include "test-util.hh"
+
+namespace {
+
+constexpr gint64 kSecond = G_USEC_PER_SEC;
+
+std::string header_of(RsRTSPSession* session) {
+  g_autofree gchar* header = rs_rtsp_session_get_header(session);
+  return header ? header : "(none)";
+}
+
+}  // namespace
+
+TEST(Hostile, MaximalTimeouts) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  rs_rtsp_session_set_timeout(session, G_MAXUINT);
+  g_object_set(session, "extra-timeout", G_MAXUINT, nullptr);
+  const std::string id = rs_rtsp_session_get_sessionid(session);
+  EXPECT_EQ(header_of(session), id + ";timeout=4294967295");
+  const gint64 now = g_get_monotonic_time();
+  EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, now), G_MAXINT);
+  EXPECT_FALSE(rs_rtsp_session_is_expired_usec(session, now + 1000000 * kSecond));
+  EXPECT_TRUE(rs_rtsp_session_is_expired_usec(session, G_MAXINT64));
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now + 8000000000 * kSecond), 0u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, G_MAXINT64), 1u);
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, G_MININT64), 0u);
+
+  // The watch of a pool whose only session expires in 2^33 s sleeps for
+  // G_MAXINT ms at most, without overflowing.
+  RsRTSPSession* far = rs_rtsp_session_pool_create(pool);
+  // Through 0, so that the pool re-indexes it at once (a raised timeout is
+  // only noticed when its old slot comes up).
+  rs_rtsp_session_set_timeout(far, 0);
+  rs_rtsp_session_set_timeout(far, G_MAXUINT);
+  GMainContext* context = g_main_context_new();
+  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  g_source_set_callback(watch, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr, nullptr);
+  g_source_attach(watch, context);
+  gint priority, timeout = 0;
+  g_main_context_prepare(context, &priority);
+  GPollFD fds[4];
+  g_main_context_query(context, priority, &timeout, fds, 4);
+  EXPECT_EQ(timeout, G_MAXINT);
+  g_main_context_check(context, priority, fds, 0);
+  g_source_destroy(watch);
+  g_source_unref(watch);
+  g_main_context_unref(context);
+
+  g_object_unref(far);
+  g_object_unref(session);
+  g_object_unref(pool);
+}
+
+TEST(Hostile, HugeAndStrangeIds) {
+  ExpectCriticals criticals;  // none expected: this is not programmer error
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  const std::string id = rs_rtsp_session_get_sessionid(session);
+
+  std::string huge(1 << 20, 'a');
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, huge.c_str()), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, huge.c_str(), nullptr), nullptr);
+  EXPECT_FALSE(rs_rtsp_session_id_is_valid(huge.c_str()));
+  for (int byte = 1; byte < 256; byte++) {
+    std::string odd = id;
+    odd[5] = static_cast<char>(byte);
+    RsRTSPSession* found = rs_rtsp_session_pool_find(pool, odd.c_str());
+    EXPECT_EQ(found, odd == id ? session : nullptr) << byte;
+    if (found)
+      g_object_unref(found);
+    EXPECT_EQ(rs_rtsp_session_pool_find(pool, (id + static_cast<char>(byte)).c_str()), nullptr) << byte;
+  }
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, ""), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str()), nullptr);
+
+  // A session made by hand may carry any id; the header shows it as it is.
+  RsRTSPSession* big = rs_rtsp_session_new(huge.c_str());
+  EXPECT_EQ(rs_rtsp_session_get_sessionid(big), huge);
+  EXPECT_EQ(header_of(big).size(), huge.size());
+  g_object_unref(big);
+
+  EXPECT_EQ(criticals.count(), 0);
+  g_object_unref(session);
+  g_object_unref(pool);
+}
+
+TEST(Hostile, HeaderParse) {
+  g_autofree gchar* id = nullptr;
+  guint timeout = 0;
+  GError* error = nullptr;
+  EXPECT_TRUE(rs_rtsp_session_header_parse(" k3y ;Timeout = 30 ;x=\"a;b\"", &id, &timeout, &error));
+  EXPECT_STREQ(id, "k3y");
+  EXPECT_EQ(timeout, 30u);
+  EXPECT_TRUE(rs_rtsp_session_header_parse("k3y", nullptr, nullptr, nullptr));
+
+  struct {
+    const char* value;
+    RsRTSPSessionError code;
+  } bad[] = {
+      {"", RS_RTSP_SESSION_ERROR_INVALID_ID},
+      {"a b", RS_RTSP_SESSION_ERROR_INVALID_ID},
+      {"a;timeout=4294967296", RS_RTSP_SESSION_ERROR_INVALID_TIMEOUT},
+      {"a;timeout=x", RS_RTSP_SESSION_ERROR_INVALID_TIMEOUT},
+      {"a;=1", RS_RTSP_SESSION_ERROR_MALFORMED},
+  };
+  for (const auto& b : bad) {
+    gchar* untouched = nullptr;
+    guint untouched_timeout = 77;
+    EXPECT_FALSE(rs_rtsp_session_header_parse(b.value, &untouched, &untouched_timeout, &error)) << b.value;
+    EXPECT_TRUE(g_error_matches(error, RS_RTSP_SESSION_ERROR, b.code)) << b.value;
+    EXPECT_EQ(untouched, nullptr);
+    EXPECT_EQ(untouched_timeout, 77u);
+    g_clear_error(&error);
+  }
+  // Errors are reported without a GError too.
+  EXPECT_FALSE(rs_rtsp_session_header_parse("a b", nullptr, nullptr, nullptr));
+
+  GEnumClass* codes = static_cast<GEnumClass*>(g_type_class_ref(RS_TYPE_RTSP_SESSION_ERROR));
+  EXPECT_EQ(codes->n_values, 3u);
+  g_type_class_unref(codes);
+
+  ExpectCriticals criticals;
+  EXPECT_FALSE(rs_rtsp_session_header_parse(nullptr, nullptr, nullptr, nullptr));
+  EXPECT_FALSE(rs_rtsp_session_id_is_valid(nullptr));  // not an error: just not valid
+  EXPECT_EQ(criticals.count(), 1);
+}
+
+TEST(Hostile, Paths) {
+  RsRTSPSession* session = rs_rtsp_session_new("paths");
+  std::string longpath = "/" + std::string(1 << 20, 'p');
+  RsRTSPSessionMedia* empty = rs_rtsp_session_manage_media(session, "", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  RsRTSPSessionMedia* root = rs_rtsp_session_manage_media(session, "/", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  RsRTSPSessionMedia* relative = rs_rtsp_session_manage_media(session, "rel", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  RsRTSPSessionMedia* big = rs_rtsp_session_manage_media(session, longpath.c_str(), G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  gint matched = -1;
+  EXPECT_EQ(rs_rtsp_session_get_media(session, "", &matched), nullptr);  // length 0 never wins
+  EXPECT_EQ(matched, 0);
+  EXPECT_EQ(rs_rtsp_session_get_media(session, "/", &matched), root);
+  EXPECT_EQ(matched, 1);
+  EXPECT_EQ(rs_rtsp_session_get_media(session, "rel/x", &matched), relative);
+  EXPECT_EQ(matched, 3);
+  EXPECT_EQ(rs_rtsp_session_get_media(session, "other", &matched), nullptr);
+  EXPECT_EQ(rs_rtsp_session_get_media(session, (longpath + "/stream=0").c_str(), &matched), big);
+  EXPECT_EQ(matched, static_cast<gint>(longpath.size()));
+  EXPECT_EQ(rs_rtsp_session_get_media(session, longpath.substr(0, 1000).c_str(), &matched), root);
+  EXPECT_TRUE(rs_rtsp_session_media_matches(empty, "", &matched));
+  EXPECT_EQ(matched, 0);
+  g_object_unref(session);
+}
+
+TEST(Hostile, LastReferenceDroppedInSessionFilter) {
+  RsRTSPSession* session = rs_rtsp_session_new("doomed");
+  rs_rtsp_session_manage_media(session, "/a", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  rs_rtsp_session_manage_media(session, "/b", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
+  WeakWatch alive(session);
+  // The callback drops the caller's only reference on its first call; the
+  // filter must finish on a live session.
+  GList* kept = rs_rtsp_session_filter(
+      session,
+      [](RsRTSPSession* sess, RsRTSPSessionMedia*, gpointer data) {
+        auto* dropped = static_cast<bool*>(data);
+        if (!*dropped) {
+          *dropped = true;
+          g_object_unref(sess);
+        }
+        return RS_RTSP_FILTER_REF;
+      },
+      new bool(false));
+  EXPECT_EQ(g_list_length(kept), 2u);
+  EXPECT_FALSE(alive.alive());  // gone once the filter returned
+  g_list_free_full(kept, g_object_unref);
+}
+
+TEST(Hostile, LastReferenceDroppedInPoolFilterAndSignal) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* a = rs_rtsp_session_pool_create(pool);
+  RsRTSPSession* b = rs_rtsp_session_pool_create(pool);
+  WeakWatch a_alive(a), b_alive(b);
+  struct Held {
+    RsRTSPSession* a;
+    RsRTSPSession* b;
+  } held{a, b};
+  // The filter removes each session and drops the app's reference to it.
+  GList* result = rs_rtsp_session_pool_filter(
+      pool,
+      [](RsRTSPSessionPool*, RsRTSPSession* session, gpointer data) {
+        auto* h = static_cast<Held*>(data);
+        if (session == h->a) {
+          g_object_unref(h->a);
+          h->a = nullptr;
+        }
+        return RS_RTSP_FILTER_REMOVE;
+      },
+      &held);
+  EXPECT_EQ(result, nullptr);
+  EXPECT_FALSE(a_alive.alive());
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+
+  // session-removed handler dropping the app's last reference.
+  RsRTSPSession* c = rs_rtsp_session_pool_create(pool);
+  WeakWatch c_alive(c);
+  gulong handler = g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, gpointer) {
+    EXPECT_NE(rs_rtsp_session_get_sessionid(s), nullptr);  // still whole
+    g_object_unref(s);
+  }), nullptr);
+  EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, c));
+  EXPECT_FALSE(c_alive.alive());
+  g_signal_handler_disconnect(pool, handler);
+  g_object_unref(b);
+  EXPECT_FALSE(b_alive.alive());
+  g_object_unref(pool);
+}
+
+TEST(Hostile, OwnerBinding) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  const std::string id = rs_rtsp_session_get_sessionid(session);
+  // Both unowned: equal.
+  RsRTSPSession* found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
+  EXPECT_EQ(found, session);
+  g_object_unref(found);
+
+  int notifies = 0;
+  g_signal_connect_swapped(session, "notify::owner", G_CALLBACK(+[](int* n) { (*n)++; }), &notifies);
+  g_object_set(session, "owner", "alice", nullptr);
+  g_object_set(session, "owner", "alice", nullptr);
+  EXPECT_EQ(notifies, 1);
+  g_autofree gchar* owner = nullptr;
+  g_object_get(session, "owner", &owner, nullptr);
+  EXPECT_STREQ(owner, "alice");
+
+  rs_rtsp_session_set_timeout(session, 10);
+  g_object_set(session, "extra-timeout", 0u, nullptr);
+  rs_rtsp_session_touch(session);
+  const gint64 start = g_get_monotonic_time();
+  g_usleep(3000);
+  for (const char* wrong : {"bob", "alic", "alicee", "alicf", "", static_cast<const char*>(nullptr)})
+    EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, id.c_str(), wrong), nullptr) << (wrong ? wrong : "NULL");
+  // Not touched by the failed attempts.
+  EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 0);
+  found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), "alice");
+  EXPECT_EQ(found, session);
+  EXPECT_GE(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 2);
+  g_object_unref(found);
+  // Plain find ignores the owner, as GStreamer's does.
+  found = rs_rtsp_session_pool_find(pool, id.c_str());
+  EXPECT_EQ(found, session);
+  g_object_unref(found);
+
+  g_object_set(session, "owner", nullptr, nullptr);
+  EXPECT_EQ(notifies, 2);
+  found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
+  EXPECT_EQ(found, session);
+  g_object_unref(found);
+
+  ExpectCriticals criticals;
+  EXPECT_EQ(rs_rtsp_session_pool_find_owned(nullptr, id.c_str(), "x"), nullptr);
+  EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, nullptr, "x"), nullptr);
+  EXPECT_EQ(criticals.count(), 2);
+  g_object_unref(session);
+  g_object_unref(pool);
+}
+
+namespace {
+
+struct BadIdPool {
+  RsRTSPSessionPool parent;
+};
+struct BadIdPoolClass {
+  RsRTSPSessionPoolClass parent_class;
+};
+G_DEFINE_TYPE(BadIdPool, bad_id_pool, RS_TYPE_RTSP_SESSION_POOL)
+void bad_id_pool_class_init(BadIdPoolClass* klass) {
+  RS_RTSP_SESSION_POOL_CLASS(klass)->create_session_id = [](RsRTSPSessionPool*) noexcept -> gchar* {
+    return g_strdup("has space");
+  };
+}
+void bad_id_pool_init(BadIdPool*) {}
+
+}  // namespace
+
+TEST(Hostile, InvalidIdFromVirtualMethod) {
+  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(bad_id_pool_get_type(), nullptr));
+  ExpectCriticals criticals;
+  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  EXPECT_EQ(criticals.count(), 1);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+  g_object_unref(pool);
+}
