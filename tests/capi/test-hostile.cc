@@ -163,6 +163,7 @@ TEST(Hostile, LastReferenceDroppedInSessionFilter) {
   rs_rtsp_session_manage_media(session, "/a", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
   rs_rtsp_session_manage_media(session, "/b", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
   WeakWatch alive(session);
+  bool dropped = false;
   // The callback drops the caller's only reference on its first call; the
   // filter must finish on a live session.
   GList* kept = rs_rtsp_session_filter(
@@ -175,7 +176,7 @@ TEST(Hostile, LastReferenceDroppedInSessionFilter) {
         }
         return RS_RTSP_FILTER_REF;
       },
-      new bool(false));
+      &dropped);
   EXPECT_EQ(g_list_length(kept), 2u);
   EXPECT_FALSE(alive.alive());  // gone once the filter returned
   g_list_free_full(kept, g_object_unref);
