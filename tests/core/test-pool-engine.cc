@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pool-model.hh"
 #include "core/pool-engine.hh"
 
 using rs::core::Micros;
@@ -20,38 +21,16 @@ namespace {
 
 constexpr Micros kSecond = 1'000'000;
 
-// A session with a reference count, standing in for the GObject.
-struct Counted : Session {
-  int refs = 1;
-  static int alive;
-  Counted() { alive++; }
-  ~Counted() { alive--; }
-};
-int Counted::alive = 0;
-
-void ref(Session* s) noexcept { static_cast<Counted*>(s)->refs++; }
-void unref(Session* s) noexcept {
-  auto* counted = static_cast<Counted*>(s);
-  if (--counted->refs == 0)
-    delete counted;
-}
+using Counted = rs::testing::CountedSession;
+using rs::testing::FakeClock;
+constexpr auto ref = rs::testing::ref_counted;
+constexpr auto unref = rs::testing::unref_counted;
 
 Counted* make(const std::string& id) {
   auto* session = new Counted();
   session->set_id(id);
   return session;
 }
-
-class FakeClock {
- public:
-  explicit FakeClock(Micros start) : now_(start) { rs::core::set_fake_monotonic_clock(&now_); }
-  ~FakeClock() { rs::core::set_fake_monotonic_clock(nullptr); }
-  Micros now() const { return now_.load(); }
-  void advance(Micros by) { now_ += by; }
-
- private:
-  std::atomic<Micros> now_;
-};
 
 std::set<std::string> ids_of(const std::vector<Session*>& sessions) {
   std::set<std::string> ids;
@@ -251,116 +230,29 @@ TEST(PoolEngine, SessionOutlivesEngine) {
 
 // The engine against a plain list, driven by one random sequence of
 // operations at explicit times.
-class PoolModel : public ::testing::TestWithParam<unsigned> {};
+class PoolModelTest : public ::testing::TestWithParam<unsigned> {};
 
-TEST_P(PoolModel, AgreesWithNaiveList) {
+TEST_P(PoolModelTest, AgreesWithNaiveList) {
   std::mt19937 random(GetParam());
-  FakeClock clock(5000 * kSecond);
-  PoolEngine engine({ref, unref});
-  std::vector<Counted*> model;  // sessions in the pool, each with our own reference too
-  int next_id = 0;
-  const std::uint32_t timeouts[] = {0, 1, 2, 3, 5, 60};
-  const std::uint32_t extras[] = {0, 1, 5};
-
-  auto pick = [&]() -> Counted* {
-    if (model.empty())
-      return nullptr;
-    return model[std::uniform_int_distribution<std::size_t>(0, model.size() - 1)(random)];
-  };
-  auto expired_in_model = [&](Micros now) {
-    std::set<std::string> ids;
-    for (Counted* s : model)
-      if (s->expiry().next_timeout_ms(now) == 0)
-        ids.insert(std::string(s->id()));
-    return ids;
-  };
-  auto drop_from_model = [&](Session* s) {
-    auto it = std::find(model.begin(), model.end(), s);
-    ASSERT_NE(it, model.end());
-    model.erase(it);
-    unref(s);  // ours
-  };
-
-  for (int step = 0; step < 10000; step++) {
-    const int op = std::uniform_int_distribution<int>(0, 99)(random);
-    Counted* s = pick();
-    if (op < 15) {
-      Counted* fresh = make("m" + std::to_string(next_id++));
-      fresh->set_timeout(timeouts[random() % 6]);
-      fresh->set_extra_timeout(extras[random() % 3]);
-      fresh->touch();
-      ASSERT_EQ(engine.insert(fresh, 0), PoolEngine::InsertResult::Inserted);
-      model.push_back(fresh);
-    } else if (op < 30) {
-      std::string id = s && random() % 4 ? std::string(s->id()) : "absent" + std::to_string(random() % 10);
-      Session* found = engine.find(id);
-      ASSERT_EQ(found, s && id == s->id() ? s : nullptr);
-      if (found) {
-        found->touch();
-        unref(found);
-      }
-    } else if (op < 40 && s) {
-      s->set_timeout(timeouts[random() % 6]);
-    } else if (op < 45 && s) {
-      s->set_extra_timeout(extras[random() % 3]);
-    } else if (op < 50 && s) {
-      s->prevent_expire();
-    } else if (op < 56 && s) {
-      if (s->expiry().prevent_count() > 0)
-        s->allow_expire();
-    } else if (op < 62 && s) {
-      ASSERT_TRUE(engine.remove(s));
-      unref(s);  // the pool's
-      drop_from_model(s);
-    } else if (op < 80) {
-      clock.advance(std::uniform_int_distribution<Micros>(0, 3 * kSecond)(random));
-    } else if (op < 92) {
-      // Sometimes judge a little ahead of the clock, as cleanup_usec allows.
-      const Micros now = clock.now() + (random() % 3 == 0 ? std::uniform_int_distribution<Micros>(0, kSecond)(random) : 0);
-      const std::set<std::string> expected = expired_in_model(now);
-      std::vector<Session*> taken = engine.take_expired(now);
-      ASSERT_EQ(ids_of(taken), expected) << "step " << step;
-      for (Session* gone : taken) {
-        ASSERT_EQ(engine.find(gone->id()), nullptr);
-        unref(gone);  // the pool's
-        drop_from_model(gone);
-      }
-    } else {
-      const Micros now = clock.now();
-      auto wakeup = engine.next_wakeup(now);
-      const bool any_expired = !expired_in_model(now).empty();
-      // A prevented session cannot expire before it is allowed, and allowing
-      // counts as a touch, so it only bounds the wakeup from below.
-      std::optional<Micros> earliest;
-      bool any_prevented = false;
-      for (Counted* m : model) {
-        if (m->expiry().timeout() != 0 && m->expiry().prevent_count() > 0)
-          any_prevented = true;
-        else if (auto at = m->expiry().expires_at(now))
-          earliest = earliest ? std::min(*earliest, *at) : *at;
-      }
-      if (any_expired) {
-        ASSERT_TRUE(wakeup && *wakeup <= now) << "step " << step;
-      } else if (!earliest) {
-        if (!any_prevented)
-          ASSERT_FALSE(wakeup.has_value()) << "step " << step;
-        else
-          ASSERT_TRUE(!wakeup || *wakeup > now) << "step " << step;
-      } else {
-        // Never late; early only within the bucket's millisecond.
-        ASSERT_TRUE(wakeup.has_value()) << "step " << step;
-        ASSERT_LE(*wakeup, *earliest + 999) << "step " << step;
-        ASSERT_GT(*wakeup, now) << "step " << step;
-      }
+  {
+    rs::testing::PoolModel model;
+    // Weights: creates, finds and cleanups dominate, as in a server.
+    const rs::testing::PoolModel::Op ops[] = {
+        rs::testing::PoolModel::Op::Create,  rs::testing::PoolModel::Op::Create,  rs::testing::PoolModel::Op::Create,
+        rs::testing::PoolModel::Op::Find,    rs::testing::PoolModel::Op::Find,    rs::testing::PoolModel::Op::Find,
+        rs::testing::PoolModel::Op::SetTimeout, rs::testing::PoolModel::Op::SetTimeout,
+        rs::testing::PoolModel::Op::SetExtra, rs::testing::PoolModel::Op::Prevent, rs::testing::PoolModel::Op::Allow,
+        rs::testing::PoolModel::Op::Remove,  rs::testing::PoolModel::Op::Advance, rs::testing::PoolModel::Op::Advance,
+        rs::testing::PoolModel::Op::Advance, rs::testing::PoolModel::Op::Cleanup, rs::testing::PoolModel::Op::Cleanup,
+        rs::testing::PoolModel::Op::Wakeup,
+    };
+    for (int step = 0; step < 10000; step++) {
+      const auto op = ops[random() % std::size(ops)];
+      const std::string problem = model.apply(op, random(), random());
+      ASSERT_EQ(problem, "") << "step " << step;
     }
-    ASSERT_EQ(engine.size(), model.size()) << "step " << step;
   }
-
-  for (Session* s : engine.take_all())
-    unref(s);
-  for (Counted* s : model)
-    unref(s);
-  EXPECT_EQ(Counted::alive, 0);
+  EXPECT_EQ(rs::testing::CountedSession::alive, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, PoolModel, ::testing::Values(1u, 2u, 3u, 4u, 5u, 42u, 1234u, 98765u));
+INSTANTIATE_TEST_SUITE_P(Seeds, PoolModelTest, ::testing::Values(1u, 2u, 3u, 4u, 5u, 42u, 1234u, 98765u));
