@@ -7,6 +7,7 @@ packages=(
   libglib2.0-dev gobject-introspection libgirepository1.0-dev valac
   python3 python3-gi python3-pytest
   libgtest-dev
+  clang libclang-rt-14-dev valgrind
   gir1.2-gst-rtsp-server-1.0 libgstrtspserver-1.0-dev gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 )
