@@ -1,29 +1,40 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The life of one RTSP session from Python: create it, set up a media, find
-it again from a request URL and print the Session: header."""
+"""librtspsession from Python: a pool makes a session, the session sets up a
+media, a later request finds both again, and the pool expires the session."""
 import gi
 
 gi.require_version("RtspSession", "1.0")
 from gi.repository import GLib, GObject, RtspSession  # noqa: E402
 
-session = RtspSession.RTSPSession.new("K3yb0ardCat")
+pool = RtspSession.RTSPSessionPool.new()
+pool.set_max_sessions(100)
+removed = []
+pool.connect("session-removed", lambda pool, session: removed.append(session.get_sessionid()))
+
+# SETUP: a new session with an unguessable id, bound to its connection.
+session = pool.create()
 session.set_timeout(30)
+session.props.extra_timeout = 0
+session.props.owner = "connection-1"
+session_id = session.get_sessionid()
 
 tone = GObject.Object()  # the server's own media object
 media = session.manage_media("/tone", tone)
-
-found, matched = session.get_media("/tone/stream=0")
-assert found == media
-found.set_rtsp_state(RtspSession.RTSPState.PLAYING)
-
 print("Session:", session.get_header())
-print(f"media {found.get_path()} matched {matched} characters of /tone/stream=0")
 
+# PLAY rtsp://host/tone/stream=0 from the same connection.
+ok, parsed_id, timeout = RtspSession.RTSPSession.header_parse(f"{session_id};timeout=30")
+found = pool.find_owned(parsed_id, "connection-1")
+assert found is session
+assert pool.find_owned(parsed_id, "connection-2") is None  # someone else's id
+found_media, matched = session.get_media("/tone/stream=0")
+assert found_media == media
+found_media.set_rtsp_state(RtspSession.RTSPState.PLAYING)
+print(f"media {found_media.get_path()} matched {matched} characters of /tone/stream=0")
+
+# Expiry, judged at explicit times: nothing at first, the session 31 s later.
 now = GLib.get_monotonic_time()
-session.touch()
-expired = session.is_expired_usec(now + 40 * GLib.USEC_PER_SEC)
-print(f"expires in {session.next_timeout_usec(now)} ms; expired 40 s from now: {'yes' if expired else 'no'}")
-
-more = session.release_media(media)
-print("medias left after TEARDOWN:", "yes" if more else "no")
+print("expired now:", pool.cleanup_usec(now), "- 31 s later:", pool.cleanup_usec(now + 31 * GLib.USEC_PER_SEC))
+assert removed == [session_id]
+print("sessions left:", pool.get_n_sessions())

@@ -8,6 +8,8 @@ packages=(
   python3 python3-gi python3-pytest
   libgtest-dev
   clang libclang-rt-14-dev valgrind
+  gjs gi-docgen
+  ffmpeg gstreamer1.0-tools
   gir1.2-gst-rtsp-server-1.0 libgstrtspserver-1.0-dev gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 )
