@@ -225,13 +225,19 @@ Session* PoolEngine::find(std::string_view id) const {
   return session;
 }
 
+std::size_t PoolEngine::slot_of(const Shard& shard, std::size_t hash, const Session* session) noexcept {
+  const std::size_t slot = find_slot(shard, hash, session->id());
+  // Another object with the same id is another session.
+  return slot != kNoSlot && session_of(shard.slots[slot]) == session ? slot : kNoSlot;
+}
+
 bool PoolEngine::remove(Session* session) {
   const std::size_t hash = hash_of(session->id());
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);
-    const std::size_t slot = find_slot(shard, hash, session->id());
-    if (slot == kNoSlot || session_of(shard.slots[slot]) != session)
+    const std::size_t slot = slot_of(shard, hash, session);
+    if (slot == kNoSlot)
       return false;
     erase_slot(shard, slot);
     shard.count--;
@@ -323,8 +329,7 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
       if (session->in_pool.load(std::memory_order_acquire)) {
         // Re-check under the lock: it may have been found and touched meanwhile.
         if (is_expired(session, now)) {
-          const std::size_t slot = find_slot(shard, hash, session->id());
-          erase_slot(shard, slot);
+          erase_slot(shard, slot_of(shard, hash, session));
           shard.count--;
           session->in_pool.store(false, std::memory_order_release);
           taken = true;
@@ -432,8 +437,7 @@ bool PoolEngine::reschedule(Session* session) {
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);
-    const std::size_t slot = find_slot(shard, hash, session->id());
-    if (slot == kNoSlot || session_of(shard.slots[slot]) != session)
+    if (slot_of(shard, hash, session) == kNoSlot)
       return false;
   }
   bool earlier = false;

@@ -99,6 +99,8 @@ class PoolEngine {
   static std::size_t home_of_slot(Slot slot, std::size_t mask) noexcept;
   // Shard helpers; the shard's lock must be held.
   static std::size_t find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept;
+  // The slot of this very session object, or kNoSlot.
+  static std::size_t slot_of(const Shard& shard, std::size_t hash, const Session* session) noexcept;
   static void insert_slot(Shard& shard, std::size_t hash, Session* session);
   static void erase_slot(Shard& shard, std::size_t slot) noexcept;
   static void grow(Shard& shard);
