@@ -15,8 +15,6 @@ Notes on the reference, as run here:
   path "/" against "x" gives (False, 1)); that value is an artefact, so `matched` is
   compared only when the result is TRUE.
 """
-import gc
-
 import gi
 
 gi.require_version("Gst", "1.0")
@@ -24,9 +22,12 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 gi.require_version("RtspSession", "1.0")
 from gi.repository import GLib, GObject, Gst, GstRtsp, GstRtspServer, RtspSession  # noqa: E402
-from gi._gi import FunctionInfo  # noqa: E402
 
 import pytest  # noqa: E402
+
+from rs_testutil import (  # noqa: E402
+    G_MAXINT, LOG_DOMAIN, USEC, Scenarios, assert_same_behaviour, assert_same_method,
+    capture_criticals, public_methods, pspec_info, touch_and_find_last_access, tv)
 
 Gst.init(None)
 
@@ -47,12 +48,6 @@ INTENDED_DIFFERENCES = {
                       "timeout 0 is -1 for ours; the reference ignores timeout 0 there and "
                       "returns extra-timeout based milliseconds (and its is_expired says TRUE).",
 }
-
-USEC = 1_000_000
-G_MAXINT = 2**31 - 1
-PF = GObject.ParamFlags
-RW_BITS = PF.READABLE | PF.WRITABLE | PF.CONSTRUCT | PF.CONSTRUCT_ONLY
-OUR_DOMAIN = "RtspSession"
 
 # --------------------------------------------------------------------------- implementations
 
@@ -114,88 +109,9 @@ class Labeled:
         return [self.name(sm) for sm in sms]
 
 
-# --------------------------------------------------------------------------- helpers
-
-def first_true(pred, lo, hi):
-    assert pred(hi)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def touch_and_find_last_access(sess):
-    """touch() and recover the exact monotonic last access L by bisecting on
-    is_expired_usec (expired iff now >= L + total*1e6 - 999)."""
-    total = sess.props.timeout + sess.props.extra_timeout
-    t0 = GLib.get_monotonic_time()
-    sess.touch()
-    t1 = GLib.get_monotonic_time()
-    off = total * USEC - 999
-    last = first_true(sess.is_expired_usec, t0 + off - 2000, t1 + off) - off
-    assert t0 <= last <= t1
-    return last
-
-
-def tv(usec):
-    t = GLib.TimeVal()
-    t.tv_sec = usec // USEC
-    t.tv_usec = usec % USEC
-    return t
-
-
-class capture_criticals:
-    """Collect CRITICAL/WARNING messages of a log domain; they are made non-fatal inside."""
-
-    def __init__(self, domain):
-        self.domain = domain
-        self.msgs = []
-
-    def _handler(self, domain, level, message, *user):
-        self.msgs.append(message)
-
-    def __enter__(self):
-        keep = GLib.LogLevelFlags.LEVEL_ERROR | GLib.LogLevelFlags.FLAG_RECURSION
-        self.old_always = GLib.log_set_always_fatal(keep)
-        self.old_domain = GLib.log_set_fatal_mask(self.domain, keep)
-        levels = (GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
-                  | GLib.LogLevelFlags.FLAG_FATAL | GLib.LogLevelFlags.FLAG_RECURSION)
-        self.hid = GLib.log_set_handler(self.domain, levels, self._handler, None)
-        return self.msgs
-
-    def __exit__(self, *exc):
-        GLib.log_remove_handler(self.domain, self.hid)
-        GLib.log_set_fatal_mask(self.domain, self.old_domain)
-        GLib.log_set_always_fatal(self.old_always)
-        return False
-
-
 # =========================================================================== (a) API surface
 
-def _public_methods(cls):
-    names = sorted(set(dir(cls)) - set(dir(GObject.Object)))
-    return [n for n in names if isinstance(getattr(cls, n), FunctionInfo)]
-
-
-def _signature(fi):
-    # Names, directions and everything else a caller relies on.  `is_optional()` is not
-    # compared: ours marks the `matched` out-arguments optional (callers may pass NULL),
-    # a compatible superset of the reference's annotation.
-    return {
-        "method": fi.is_method(),
-        "constructor": fi.is_constructor(),
-        "deprecated": fi.is_deprecated(),
-        "return": (fi.get_return_type().get_tag(), fi.may_return_null(), int(fi.get_caller_owns())),
-        "args": [(a.get_name(), int(a.get_direction()), a.get_type().get_tag(),
-                  a.may_be_null(), int(a.get_ownership_transfer()), a.is_caller_allocates())
-                 for a in fi.get_arguments()],
-    }
-
-
-REF_SESSION_METHODS = _public_methods(GstRtspServer.RTSPSession)
+REF_SESSION_METHODS = public_methods(GstRtspServer.RTSPSession)
 
 
 def test_reference_method_list_sane():
@@ -205,13 +121,7 @@ def test_reference_method_list_sane():
 
 @pytest.mark.parametrize("method", REF_SESSION_METHODS)
 def test_api_session_method(method):
-    ref = getattr(GstRtspServer.RTSPSession, method)
-    ours = getattr(RtspSession.RTSPSession, method, None)
-    assert isinstance(ours, FunctionInfo), "RtspSession.RTSPSession.%s missing" % method
-    rs, os_ = _signature(ref), _signature(ours)
-    assert [(a[0], a[1]) for a in os_["args"]] == [(a[0], a[1]) for a in rs["args"]], \
-        "argument names/directions differ"
-    assert os_ == rs
+    assert_same_method(GstRtspServer.RTSPSession, RtspSession.RTSPSession, method)
 
 
 SM_CONTRACT_METHODS = ["new", "matches", "get_media", "set_rtsp_state", "get_rtsp_state",
@@ -220,17 +130,7 @@ SM_CONTRACT_METHODS = ["new", "matches", "get_media", "set_rtsp_state", "get_rts
 
 @pytest.mark.parametrize("method", SM_CONTRACT_METHODS)
 def test_api_session_media_method(method):
-    ref = getattr(GstRtspServer.RTSPSessionMedia, method)
-    ours = getattr(RtspSession.RTSPSessionMedia, method, None)
-    assert isinstance(ours, FunctionInfo), "RtspSession.RTSPSessionMedia.%s missing" % method
-    rs, os_ = _signature(ref), _signature(ours)
-    assert [(a[0], a[1]) for a in os_["args"]] == [(a[0], a[1]) for a in rs["args"]]
-    assert os_ == rs
-
-
-def _pspec_info(p):
-    return (p.name, p.value_type.name, getattr(p, "minimum", None), getattr(p, "maximum", None),
-            p.default_value, int(p.flags & RW_BITS))
+    assert_same_method(GstRtspServer.RTSPSessionMedia, RtspSession.RTSPSessionMedia, method)
 
 
 # Ours on top of the reference's (CONTRACT, Extensions).
@@ -238,8 +138,8 @@ EXTENSION_PROPERTIES = {"owner"}
 
 
 def test_api_properties():
-    ref = sorted(_pspec_info(p) for p in GstRtspServer.RTSPSession.list_properties())
-    ours = sorted(_pspec_info(p) for p in RtspSession.RTSPSession.list_properties()
+    ref = sorted(pspec_info(p) for p in GstRtspServer.RTSPSession.list_properties())
+    ours = sorted(pspec_info(p) for p in RtspSession.RTSPSession.list_properties()
                   if p.name not in EXTENSION_PROPERTIES)
     assert ours == ref
     assert {p.name for p in RtspSession.RTSPSession.list_properties()} - {
@@ -267,12 +167,8 @@ def test_api_range_fields():
 
 # =========================================================================== (b) behaviour
 
-SCENARIOS = {}
-
-
-def scenario(fn):
-    SCENARIOS[fn.__name__] = fn
-    return fn
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 
 
 @scenario
@@ -589,11 +485,7 @@ def deprecated_api(impl):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_same_behaviour(name):
-    fn = SCENARIOS[name]
-    ref = fn(GST)
-    ours = fn(OURS)
-    gc.collect()
-    assert ours == ref, "%s: ours=%r reference=%r" % (name, ours, ref)
+    assert_same_behaviour(name, SCENARIOS[name], GST, OURS)
 
 
 # A few scenario results are also pinned to the values the contract states, on both
@@ -681,7 +573,7 @@ def test_diff3_prevent_expire_deprecated_api():
 def test_diff3_unbalanced_allow_expire():
     # ours: refused with a critical, the counter stays at 0, so ONE prevent_expire holds it
     s = OURS.Session.new("u")
-    with capture_criticals(OUR_DOMAIN) as msgs:
+    with capture_criticals(LOG_DOMAIN) as msgs:
         s.allow_expire()
     assert len(msgs) == 1, msgs
     now = GLib.get_monotonic_time()
@@ -690,7 +582,7 @@ def test_diff3_unbalanced_allow_expire():
     s.prevent_expire()
     assert s.is_expired_usec(now + 10**9) is False
     assert s.next_timeout_usec(now + 10**9) == 65000
-    with capture_criticals(OUR_DOMAIN) as msgs:
+    with capture_criticals(LOG_DOMAIN) as msgs:
         s.allow_expire()
     assert msgs == []
     # reference (documented only): no message at all; its counter silently becomes -1,

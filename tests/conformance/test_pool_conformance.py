@@ -2,8 +2,9 @@
 GstRtspServer.RTSPSessionPool (the reference, gst-rtsp-server 1.22 on Debian 12) and
 RtspSession.RTSPSessionPool (ours), with the results compared.
 
-Shared helpers (GST / OURS implementations, the `impl` fixture, signature and pspec
-extraction, bisection) come from test_conformance.py.  Session ids are random on both
+The GST / OURS implementations come from test_conformance.py; the helpers shared
+with the other suites (signature and pspec extraction, bisection, the watch driver,
+session-removed recorder) from tests/common/rs_testutil.py.  Session ids are random on both
 sides, so scenario results never contain raw ids: sessions are labelled by creation or
 visit index.
 
@@ -35,9 +36,10 @@ from gi._gi import FunctionInfo, Repository, VFuncInfo  # noqa: E402
 
 import pytest  # noqa: E402
 
-from test_conformance import (  # noqa: E402
-    GST, IMPLS, OURS, RW_BITS, USEC, _pspec_info, _public_methods, _signature,
-    capture_criticals, first_true)
+from rs_testutil import (  # noqa: E402
+    ALNUM, RW_BITS, USEC, Removed, Scenarios, Watch, assert_same_behaviour, assert_same_method,
+    capture_criticals, last_access_is, last_access_of, pspec_info, public_methods, spin_until)
+from test_conformance import GST, IMPLS, OURS  # noqa: E402
 
 POOL_INTENDED_DIFFERENCES = {
     "diff6": "CONTRACT 'Where we knowingly differ' 6: ids come from a CSPRNG, 22 characters of "
@@ -70,7 +72,6 @@ POOL_INTENDED_DIFFERENCES = {
 
 FR_NAMES = ("REMOVE", "KEEP", "REF")
 RFC_ID_CHARS = set(string.ascii_letters + string.digits + "$-_.+")
-ALNUM = set(string.ascii_letters + string.digits)
 
 
 @pytest.fixture(name="impl", params=IMPLS, ids=lambda i: i.name)
@@ -87,80 +88,6 @@ def FR(impl, name):
 
 
 # --------------------------------------------------------------------------- helpers
-
-def last_access_of(sess, action):
-    """Run action() (which touches `sess`) and recover the exact monotonic last access
-    L by bisecting on is_expired_usec (expired iff now >= L + total*1e6 - 999);
-    L is checked to fall between readings taken just before and after the action."""
-    total = sess.props.timeout + sess.props.extra_timeout
-    t0 = GLib.get_monotonic_time()
-    action()
-    t1 = GLib.get_monotonic_time()
-    off = total * USEC - 999
-    last = first_true(sess.is_expired_usec, t0 + off - 2000, t1 + off) - off
-    assert t0 <= last <= t1, (t0, last, t1)
-    return last
-
-
-def last_access_is(sess, last):
-    off = (sess.props.timeout + sess.props.extra_timeout) * USEC - 999
-    return sess.is_expired_usec(last + off) and not sess.is_expired_usec(last + off - 1)
-
-
-def spin_until(t_usec):
-    while GLib.get_monotonic_time() < t_usec:
-        pass
-
-
-def poll_once(ctx):
-    """One non-blocking main-context iteration, by hand.
-    Returns (ready after prepare, poll timeout in ms the sources asked for, dispatched)."""
-    assert ctx.acquire()
-    try:
-        ready, prio = ctx.prepare()
-        timeout = tuple(ctx.query(prio))[1]
-        dispatched = ctx.check(prio, [])
-        if dispatched:
-            ctx.dispatch()
-        return ready, timeout, dispatched
-    finally:
-        ctx.release()
-
-
-class Watch:
-    """pool.create_watch() attached to a private main context, counting dispatches."""
-
-    def __init__(self, pool, ret=True, user_data="ud"):
-        self.ctx = GLib.MainContext.new()
-        self.src = pool.create_watch()
-        self.calls = []
-        self.ret = ret
-        self.src.set_callback(self._cb, user_data)
-        self.src.attach(self.ctx)
-
-    def _cb(self, *args):
-        self.calls.append(args)
-        return self.ret
-
-    def poll(self):
-        return poll_once(self.ctx)
-
-    def close(self):
-        if not self.src.is_destroyed():
-            self.src.destroy()
-
-
-class Removed:
-    """Records session-removed emissions (labelled by `names`)."""
-
-    def __init__(self, pool, names):
-        self.names = names
-        self.got = []
-        pool.connect("session-removed", self._cb)
-
-    def _cb(self, pool, sess):
-        self.got.append(self.names.get(sess.get_sessionid(), "?"))
-
 
 def visit_order(impl, pool):
     """The order in which filter visits the sessions (ids), from a KEEP-only filter."""
@@ -182,7 +109,7 @@ def make_pool(impl, n):
 
 # =========================================================================== (a) API surface
 
-REF_POOL_METHODS = _public_methods(GstRtspServer.RTSPSessionPool)
+REF_POOL_METHODS = public_methods(GstRtspServer.RTSPSessionPool)
 
 
 def test_reference_pool_method_list_sane():
@@ -193,13 +120,7 @@ def test_reference_pool_method_list_sane():
 
 @pytest.mark.parametrize("method", REF_POOL_METHODS)
 def test_api_pool_method(method):
-    ref = getattr(GstRtspServer.RTSPSessionPool, method)
-    ours = getattr(RtspSession.RTSPSessionPool, method, None)
-    assert isinstance(ours, FunctionInfo), "RtspSession.RTSPSessionPool.%s missing" % method
-    rs, os_ = _signature(ref), _signature(ours)
-    assert [(a[0], a[1]) for a in os_["args"]] == [(a[0], a[1]) for a in rs["args"]], \
-        "argument names/directions differ"
-    assert os_ == rs
+    assert_same_method(GstRtspServer.RTSPSessionPool, RtspSession.RTSPSessionPool, method)
 
 
 def test_api_pool_extension_cleanup_usec():
@@ -233,8 +154,8 @@ def test_api_pool_vfuncs():
 
 
 def test_api_pool_properties():
-    ref = sorted(_pspec_info(p) for p in GstRtspServer.RTSPSessionPool.list_properties())
-    ours = sorted(_pspec_info(p) for p in RtspSession.RTSPSessionPool.list_properties())
+    ref = sorted(pspec_info(p) for p in GstRtspServer.RTSPSessionPool.list_properties())
+    ours = sorted(pspec_info(p) for p in RtspSession.RTSPSessionPool.list_properties())
     assert ours == ref
     assert ref == [("max-sessions", "guint", 0, 2**32 - 1, 0,
                     int(GObject.ParamFlags.READWRITE & RW_BITS))]
@@ -275,12 +196,8 @@ def test_api_filter_closure_annotations():
 
 # =========================================================================== (b) behaviour
 
-SCENARIOS = {}
-
-
-def scenario(fn):
-    SCENARIOS[fn.__name__] = fn
-    return fn
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 
 
 @scenario
@@ -603,11 +520,7 @@ def watch_holds_pool(impl):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_same_behaviour(name):
-    fn = SCENARIOS[name]
-    ref = fn(GST)
-    ours = fn(OURS)
-    gc.collect()
-    assert ours == ref, "%s: ours=%r reference=%r" % (name, ours, ref)
+    assert_same_behaviour(name, SCENARIOS[name], GST, OURS)
 
 
 # Pinned on both sides, so that "equal" cannot mean "equally wrong".

@@ -2,8 +2,13 @@
 
 Run with Debian's interpreter (it has gi):
   GI_TYPELIB_PATH=build/gir LD_LIBRARY_PATH=build/src /usr/bin/python3 -m pytest tests/python
+
+The helpers shared with tests/conformance live in tests/common/rs_testutil.py; this
+file puts that directory on sys.path (whatever the current directory) and has pytest
+rewrite the asserts in it.
 """
-import contextlib
+import os
+import sys
 
 import gi
 
@@ -11,44 +16,20 @@ gi.require_version("GLib", "2.0")
 gi.require_version("GObject", "2.0")
 gi.require_version("RtspSession", "1.0")
 
-from gi.repository import GLib  # noqa: E402
-
-LOG_DOMAIN = "RtspSession"
-
-
-@contextlib.contextmanager
-def expect_criticals(domain=LOG_DOMAIN):
-    """Collect the CRITICAL/WARNING messages logged in `domain` inside the block.
-
-    Criticals are not fatal by default (GLib's always-fatal mask is left at its
-    defaults for the whole run); inside the block we additionally clear the
-    CRITICAL/WARNING bits of the always-fatal and domain fatal masks so that an
-    expected programmer-error message cannot abort the interpreter, and restore
-    both masks afterwards.  Yields the list of messages.
-    """
-    got = []
-
-    def handler(log_domain, level, message, *user_data):
-        got.append(message)
-
-    levels = (GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
-              | GLib.LogLevelFlags.FLAG_FATAL | GLib.LogLevelFlags.FLAG_RECURSION)
-    keep = GLib.LogLevelFlags.LEVEL_ERROR | GLib.LogLevelFlags.FLAG_RECURSION
-    old_always = GLib.log_set_always_fatal(keep)
-    old_domain = GLib.log_set_fatal_mask(domain, keep)
-    hid = GLib.log_set_handler(domain, levels, handler, None)
-    try:
-        yield got
-    finally:
-        GLib.log_remove_handler(domain, hid)
-        GLib.log_set_fatal_mask(domain, old_domain)
-        GLib.log_set_always_fatal(old_always)
-
-
 import pytest  # noqa: E402
+
+COMMON = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                      os.pardir, "common"))
+if COMMON not in sys.path:
+    sys.path.insert(0, COMMON)
+pytest.register_assert_rewrite("rs_testutil")
+
+from rs_testutil import capture_criticals  # noqa: E402
 
 
 @pytest.fixture(name="expect_criticals")
 def _expect_criticals_fixture():
-    """The expect_criticals context manager, as a fixture (no import of conftest needed)."""
-    return expect_criticals
+    """rs_testutil.capture_criticals (domain defaults to the library's), as a fixture:
+    `with expect_criticals() as msgs:` collects the CRITICAL/WARNING messages logged
+    in the block."""
+    return capture_criticals

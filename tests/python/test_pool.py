@@ -16,7 +16,6 @@ PyGObject note: `source.set_callback(func, user_data)` on the watch calls
 PyGObject's generic GSourceFunc marshaller (the same happens with GstRtspServer).
 """
 import gc
-import string
 import time
 from collections import Counter
 
@@ -27,96 +26,17 @@ from gi.repository import GLib, GObject, RtspSession  # noqa: E402
 
 import pytest  # noqa: E402
 
-from test_session import (  # noqa: E402
-    G_MAXUINT, RW_BITS, USEC, Finalized, first_true, touch_and_find_last_access)
+from rs_testutil import (  # noqa: E402
+    ALNUM, G_MAXUINT, RW_BITS, USEC, Finalized, Removed, Watch, last_access_is, last_access_of,
+    poll_once, spin_until, touch_and_find_last_access)
 
 R = RtspSession
 Pool = R.RTSPSessionPool
 S = R.RTSPSession
 FR = R.RTSPFilterResult
 
-ALNUM = set(string.ascii_letters + string.digits)
-
 
 # --------------------------------------------------------------------------- helpers
-
-def last_access_of(sess, action):
-    """Run action() (which must touch `sess`) and recover the exact monotonic last
-    access L by bisecting on is_expired_usec (expired iff now >= L + total*1e6 - 999)."""
-    total = sess.props.timeout + sess.props.extra_timeout
-    t0 = GLib.get_monotonic_time()
-    action()
-    t1 = GLib.get_monotonic_time()
-    off = total * USEC - 999
-    last = first_true(sess.is_expired_usec, t0 + off - 2000, t1 + off) - off
-    assert t0 <= last <= t1, (t0, last, t1)
-    return last
-
-
-def last_access_is(sess, last):
-    off = (sess.props.timeout + sess.props.extra_timeout) * USEC - 999
-    return sess.is_expired_usec(last + off) and not sess.is_expired_usec(last + off - 1)
-
-
-def spin_until(t_usec):
-    while GLib.get_monotonic_time() < t_usec:
-        pass
-
-
-def poll_once(ctx):
-    """One non-blocking main-context iteration, by hand.
-    Returns (ready after prepare, poll timeout in ms the sources asked for, dispatched)."""
-    assert ctx.acquire()
-    try:
-        ready, prio = ctx.prepare()
-        timeout = tuple(ctx.query(prio))[1]
-        dispatched = ctx.check(prio, [])
-        if dispatched:
-            ctx.dispatch()
-        return ready, timeout, dispatched
-    finally:
-        ctx.release()
-
-
-class Watch:
-    """pool.create_watch() attached to a private main context, counting dispatches."""
-
-    def __init__(self, pool, ret=True, user_data="ud"):
-        self.ctx = GLib.MainContext.new()
-        self.src = pool.create_watch()
-        self.calls = []
-        self.ret = ret
-        self.src.set_callback(self._cb, user_data)
-        self.src.attach(self.ctx)
-
-    def _cb(self, *args):
-        self.calls.append(args)
-        return self.ret
-
-    def poll(self):
-        return poll_once(self.ctx)
-
-    def close(self):
-        if not self.src.is_destroyed():
-            self.src.destroy()
-
-
-class Removed:
-    """Records session-removed emissions as session ids, checking the session is usable."""
-
-    def __init__(self, pool):
-        self.ids = []
-        self.bad = []
-        self.hid = pool.connect("session-removed", self._cb)
-
-    def _cb(self, pool, sess):
-        sid = sess.get_sessionid()
-        self.ids.append(sid)
-        # still a valid, usable session inside the handler; already out of the pool
-        if not (isinstance(sess, S) and sid and sess.get_header().startswith(sid)
-                and sess.get_timeout() >= 0 and pool.find(sid) is None):
-            self.bad.append(sid)
-
 
 def ids_of(sessions):
     return [s.get_sessionid() for s in sessions]
@@ -274,7 +194,7 @@ def test_find_keeps_session_alive_after_remove():
 
 def test_remove_twice_and_not_found():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     a, b = pool.create(), pool.create()
     sid = a.get_sessionid()
     assert pool.remove(a) is True
@@ -303,7 +223,7 @@ def test_remove_foreign_session():
 
 def test_cleanup_usec_explicit_times():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     t1 = pool.create()                 # timeout 1, extra 5: due 6 s after last access
     t1.set_timeout(1)
     t1e0 = pool.create()               # timeout 1, extra 0: due after exactly 1 s
@@ -353,7 +273,7 @@ def test_cleanup_usec_explicit_times():
 
 def test_cleanup_usec_many_and_return_count():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     sess = [pool.create() for _ in range(40)]
     now = GLib.get_monotonic_time()
     for i, s in enumerate(sess):
@@ -412,7 +332,7 @@ def test_filter_ref_list_holds_references():
 
 def test_filter_remove_keep_ref_each_once():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     sess = [pool.create() for _ in range(9)]
     visited = []
     verdict = {}
@@ -437,7 +357,7 @@ def test_filter_remove_keep_ref_each_once():
 
 def test_filter_all_keep_and_all_remove():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     sess = [pool.create() for _ in range(4)]
     assert pool.filter(lambda p, s: FR.KEEP) == []
     assert pool.get_n_sessions() == 4 and rem.ids == []
@@ -482,7 +402,7 @@ def test_filter_callback_creates_sessions():
 
 def test_filter_callback_removes_and_finds():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     sess = [pool.create() for _ in range(5)]
     order = []
     pool.filter(lambda p, s: order.append(s.get_sessionid()) or FR.KEEP)
@@ -538,7 +458,7 @@ def test_session_removed_signal_info():
 
 def test_session_removed_once_per_removal_each_way():
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     a, b, c, d = (pool.create() for _ in range(4))
     assert pool.remove(a) and rem.ids == [a.get_sessionid()]
     pool.remove(a)
@@ -675,7 +595,7 @@ def test_watch_poll_timeouts_without_waiting():
 def test_watch_dispatches_after_real_expiry():
     """The only real wait of this file: a session with timeout 1 and extra-timeout 0."""
     pool = Pool.new()
-    rem = Removed(pool)
+    rem = Removed(pool, usable=S)
     for _ in range(3):
         pool.create().set_timeout(0)                       # must not disturb the watch
     keep = pool.create()

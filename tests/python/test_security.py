@@ -17,7 +17,7 @@ PyGObject, find() on a huge string is only compared with GLib.str_has_prefix() o
 same string, which pays the same conversion and does O(1) work in C.
 
 Time for expiry/touch questions is asked with explicit monotonic `now` values by
-bisection, as in test_pool.py.
+bisection (helpers in tests/common/rs_testutil.py).
 """
 import contextlib
 import ctypes
@@ -32,15 +32,14 @@ from gi.repository import GLib, GObject, RtspSession  # noqa: E402
 
 import pytest  # noqa: E402
 
-from test_session import RW_BITS, touch_and_find_last_access  # noqa: E402
-from test_pool import last_access_is, last_access_of, spin_until  # noqa: E402
+from rs_testutil import (  # noqa: E402
+    G_MAXUINT, RW_BITS, last_access_is, last_access_of, spin_until, touch_and_find_last_access)
 
 R = RtspSession
 S = R.RTSPSession
 Pool = R.RTSPSessionPool
 E = R.RTSPSessionError
 
-G_MAXUINT = 2**32 - 1
 MIB = 1 << 20
 
 ALLOWED = set(string.ascii_letters + string.digits + "$-_.+")

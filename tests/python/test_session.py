@@ -15,81 +15,20 @@ from gi.repository import GLib, GObject, RtspSession  # noqa: E402
 
 import pytest  # noqa: E402
 
+from rs_testutil import (  # noqa: E402
+    G_MAXINT, G_MAXUINT, PF, RW_BITS, USEC, Finalized, first_true, touch_and_find_last_access,
+    tv)
+
 R = RtspSession
 S = R.RTSPSession
 SM = R.RTSPSessionMedia
 FR = R.RTSPFilterResult
 ST = R.RTSPState
 
-G_MAXINT = 2**31 - 1
-G_MAXUINT = 2**32 - 1
-USEC = 1_000_000
-
-PF = GObject.ParamFlags
-RW_BITS = PF.READABLE | PF.WRITABLE | PF.CONSTRUCT | PF.CONSTRUCT_ONLY
-
 deprecated_ok = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def first_true(pred, lo, hi):
-    """Smallest x in [lo, hi] with pred(x) True, for a monotonic predicate.
-    Asserts pred(hi) is True."""
-    assert pred(hi), "predicate not true at the upper bound %d" % hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def touch_and_find_last_access(sess, total_s=None):
-    """touch() the session and recover the exact monotonic last-access time L.
-
-    By the contract the session is expired at `now` iff
-    floor((L + total*1e6 - now) / 1000) <= 0, i.e. iff now >= L + total*1e6 - 999.
-    We bracket L between monotonic readings taken just before and after touch(),
-    bisect on is_expired_usec and check that L lands inside the bracket."""
-    if total_s is None:
-        total_s = sess.props.timeout + sess.props.extra_timeout
-    t0 = GLib.get_monotonic_time()
-    sess.touch()
-    t1 = GLib.get_monotonic_time()
-    off = total_s * USEC - 999
-    thr = first_true(sess.is_expired_usec, t0 + off - 2000, t1 + off)
-    last = thr - off
-    assert t0 <= last <= t1, (t0, last, t1)
-    return last
-
-
-def tv(usec):
-    t = GLib.TimeVal()
-    t.tv_sec = usec // USEC
-    t.tv_usec = usec % USEC
-    return t
-
-
-class Finalized:
-    """Watch a GObject's finalization with a GObject weak reference.
-
-    (A Python weakref.ref on the wrapper is not enough: PyGObject frees the
-    wrapper as soon as Python drops it even while C code still holds the
-    GObject, so we use GObject.Object.weak_ref, which fires on finalize.)"""
-
-    def __init__(self, obj):
-        self.done = False
-        self._ref = obj.weak_ref(self._cb)
-
-    def _cb(self, *args):
-        self.done = True
-
-    def __bool__(self):
-        gc.collect()
-        return self.done
-
 
 def paths(sms):
     return [sm.get_path() for sm in sms]
