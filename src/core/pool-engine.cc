@@ -121,6 +121,8 @@ void PoolEngine::grow(Shard& shard) {
   std::vector<Slot> old = std::move(shard.slots);
   shard.slots.assign(old.empty() ? 16 : old.size() * 2, kEmpty);
   const std::size_t mask = shard.slots.size() - 1;
+  shard.prefetch_base.store(shard.slots.data(), std::memory_order_relaxed);
+  shard.prefetch_mask.store(mask, std::memory_order_relaxed);
   for (Slot slot : old) {
     if (slot == kEmpty)
       continue;
@@ -204,6 +206,13 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
   if (earlier)
     wake();
   return InsertResult::Inserted;
+}
+
+void PoolEngine::prefetch(std::string_view id) const noexcept {
+  const std::size_t hash = hash_of(id);
+  const Shard& shard = shard_for(hash);
+  if (const Slot* base = shard.prefetch_base.load(std::memory_order_relaxed))
+    __builtin_prefetch(base + home_of(hash, shard.prefetch_mask.load(std::memory_order_relaxed)));
 }
 
 bool PoolEngine::contains_id(std::string_view id) const {

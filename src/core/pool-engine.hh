@@ -46,6 +46,9 @@ class PoolEngine {
   // `max_sessions` 0 means no limit.
   InsertResult insert(Session* session, std::uint32_t max_sessions);
   bool contains_id(std::string_view id) const;
+  // Starts loading the table slot for `id` into the cache, so that a
+  // later insert() or find() of it does not wait for memory. Only a hint.
+  void prefetch(std::string_view id) const noexcept;
   // A new reference to the session with `id`, or nullptr. Does not touch.
   Session* find(std::string_view id) const;
   // Takes `session` out. On success the caller inherits the pool's reference.
@@ -85,6 +88,10 @@ class PoolEngine {
     mutable std::mutex lock;  // protects slots and count
     std::vector<Slot> slots;  // open addressing, linear probing; size 0 or a power of 2
     std::size_t count = 0;
+    // Copies of slots.data() and its mask for prefetch() only, which reads
+    // them without the lock: a stale value costs a useless prefetch.
+    std::atomic<const Slot*> prefetch_base{nullptr};
+    std::atomic<std::size_t> prefetch_mask{0};
   };
   static constexpr std::size_t kShardBits = 6;
   static constexpr std::size_t kShards = std::size_t{1} << kShardBits;

@@ -335,6 +335,8 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
       if (klass->create_session_id != default_create_session_id && engine.contains_id (id))
         continue;
 
+      // The table slot loads while the session object is built.
+      engine.prefetch (id);
       RsRTSPSession *session = klass->create_session ? klass->create_session (pool, id) : nullptr;
       if (session == nullptr)
         {
