@@ -2,6 +2,7 @@
 #include "session-header.hh"
 
 #include <algorithm>
+#include <array>
 
 namespace rs::core {
 
@@ -72,10 +73,26 @@ ParsedSessionHeader fail(HeaderError error, std::size_t offset) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::array<bool, 256> make_id_charset() {
+  std::array<bool, 256> allowed{};
+  for (int c = '0'; c <= '9'; c++)
+    allowed[c] = true;
+  for (int c = 'A'; c <= 'Z'; c++)
+    allowed[c] = allowed[c + ('a' - 'A')] = true;
+  for (char c : {'$', '-', '_', '.', '+'})
+    allowed[static_cast<unsigned char>(c)] = true;
+  return allowed;
+}
+
+// A table, as find() checks every id it is given.
+constexpr std::array<bool, 256> kIdCharset = make_id_charset();
+
+}  // namespace
+
 bool is_session_id_char(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-    return true;
-  return c == '$' || c == '-' || c == '_' || c == '.' || c == '+';
+  return kIdCharset[c];
 }
 
 bool is_valid_session_id(const char* id) noexcept {

@@ -324,7 +324,7 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
           g_warning ("rs_rtsp_session_pool_create: no session id was made");
           return nullptr;
         }
-      if (!rs::core::is_valid_session_id (id))
+      if (klass->create_session_id != default_create_session_id && !rs::core::is_valid_session_id (id))
         {
           // find() could never find it again.
           g_critical ("rs_rtsp_session_pool_create: create_session_id made an invalid session id");
