@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "resident-memory.hh"
+
 namespace {
 
 // One pool API, two libraries. Both take and return GObjects.
@@ -80,16 +82,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-long rss_bytes() {
-  long pages_total = 0, pages_resident = 0;
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr || fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2)
-    pages_resident = 0;
-  if (f)
-    fclose(f);
-  return pages_resident * sysconf(_SC_PAGESIZE);
-}
-
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -108,13 +100,13 @@ Result measure(const Library& lib, std::size_t n) {
   malloc_trim(0);
 
   const std::size_t heap_before = mallinfo2().uordblks;
-  const long rss_before = rss_bytes();
+  const long rss_before = resident_bytes();
   auto start = Clock::now();
   for (std::size_t i = 0; i < n; i++)
     sessions[i] = lib.create(pool);
   r.create_ns = seconds_since(start) * 1e9 / n;
   r.heap_bytes = double(mallinfo2().uordblks - heap_before) / n;
-  r.rss_bytes = double(rss_bytes() - rss_before) / n;
+  r.rss_bytes = double(resident_bytes() - rss_before) / n;
   for (std::size_t i = 0; i < n; i++)
     ids[i] = lib.session_id(sessions[i]);
   // The pool holds each session; keep only the ids' owners alive through it.

@@ -21,17 +21,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "resident-memory.hh"
+
 namespace {
 
-long rss_kib() {
-  long total = 0, resident = 0;
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr || fscanf(f, "%ld %ld", &total, &resident) != 2)
-    resident = 0;
-  if (f)
-    fclose(f);
-  return resident * sysconf(_SC_PAGESIZE) / 1024;
-}
+long rss_kib() { return resident_bytes() / 1024; }
 
 struct Soak {
   RsRTSPSessionPool* pool = nullptr;
