@@ -49,5 +49,7 @@ valac --vapidir="$vapidir" --pkg rtspsession-1.0 -X -w \
 "$work/consumer-vala"
 echo "Vala consumer: ok"
 
-meson devenv -C "$build_dir" /usr/bin/python3 "$source_dir/examples/session-demo.py" | grep -q '^Session: '
+# Read all of the output first: grep -q would close the pipe early.
+devenv_output=$(meson devenv -C "$build_dir" /usr/bin/python3 "$source_dir/examples/session-demo.py")
+grep -q '^Session: ' <<<"$devenv_output"
 echo "meson devenv: ok"
