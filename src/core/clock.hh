@@ -11,6 +11,9 @@ namespace rs::core {
 // C API can be compared with ours.
 using Micros = std::int64_t;
 
+constexpr Micros kMicrosPerSecond = 1'000'000;
+constexpr Micros kMicrosPerMilli = 1'000;
+
 Micros monotonic_now() noexcept;
 Micros real_now() noexcept;
 

@@ -8,8 +8,6 @@ namespace rs::core {
 
 namespace {
 
-constexpr Micros kMicrosPerSecond = 1'000'000;
-constexpr Micros kMicrosPerMilli = 1'000;
 
 int clamp_ms(Micros micros) noexcept {
   if (micros <= 0)
@@ -21,12 +19,12 @@ int clamp_ms(Micros micros) noexcept {
 
 Expiry::Expiry() noexcept : last_access_(monotonic_now()) {}
 
-bool Expiry::set_timeout(std::uint32_t seconds) noexcept {
-  return timeout_.exchange(seconds, std::memory_order_relaxed) != seconds;
+std::uint32_t Expiry::set_timeout(std::uint32_t seconds) noexcept {
+  return timeout_.exchange(seconds, std::memory_order_relaxed);
 }
 
-bool Expiry::set_extra_timeout(std::uint32_t seconds) noexcept {
-  return extra_timeout_.exchange(seconds, std::memory_order_relaxed) != seconds;
+std::uint32_t Expiry::set_extra_timeout(std::uint32_t seconds) noexcept {
+  return extra_timeout_.exchange(seconds, std::memory_order_relaxed);
 }
 
 void Expiry::prevent() noexcept {
@@ -38,9 +36,11 @@ bool Expiry::allow() noexcept {
   do {
     if (count == 0)
       return false;
+    // Touch before the count reaches 0: a reader that sees 0 must see the
+    // touch too, not the last access from before prevent().
+    if (count == 1)
+      touch();
   } while (!prevent_count_.compare_exchange_weak(count, count - 1, std::memory_order_acq_rel));
-  if (count == 1)
-    touch();
   return true;
 }
 

@@ -26,10 +26,10 @@ class Expiry {
   void touch() noexcept { touch_at(monotonic_now()); }
   void touch_at(Micros monotonic) noexcept { last_access_.store(monotonic, std::memory_order_relaxed); }
 
-  // Setters return whether the value changed (for property notification).
-  bool set_timeout(std::uint32_t seconds) noexcept;
+  // Setters return the value they replaced.
+  std::uint32_t set_timeout(std::uint32_t seconds) noexcept;
   std::uint32_t timeout() const noexcept { return timeout_.load(std::memory_order_relaxed); }
-  bool set_extra_timeout(std::uint32_t seconds) noexcept;
+  std::uint32_t set_extra_timeout(std::uint32_t seconds) noexcept;
   std::uint32_t extra_timeout() const noexcept { return extra_timeout_.load(std::memory_order_relaxed); }
 
   void prevent() noexcept;
@@ -41,6 +41,7 @@ class Expiry {
   // Milliseconds until expiry at monotonic time `now`, in [0, INT32_MAX];
   // -1 when the timeout is 0 (never expires).
   int next_timeout_ms(Micros now) const noexcept;
+  bool is_expired(Micros now) const noexcept { return next_timeout_ms(now) == 0; }
   // The same against the wall clock (for the deprecated GTimeVal API). The
   // wall-clock time of the last access is the monotonic one moved by the
   // clocks' current offset; storing it too would cost 8 bytes per session

@@ -85,12 +85,17 @@ class MediaRegistry {
   template <class Decide, class KeepRef>
   void filter(Decide&& decide, KeepRef&& keep_ref) {
     std::unordered_set<Key> visited;
+    // References to everything shown, held to the end: a media freed during
+    // the filter could otherwise leave its address to one added later,
+    // which would then pass for visited.
+    std::vector<Handle> shown;
     for (;;) {
       auto [pending, cookie] = snapshot_unvisited(visited);
       if (pending.empty())
         return;
       for (Handle& media : pending) {
         visited.insert(media.get());
+        shown.push_back(media);
         switch (decide(media)) {
           case FilterDecision::Remove:
             remove(media.get());

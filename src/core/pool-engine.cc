@@ -10,7 +10,6 @@ namespace rs::core {
 
 namespace {
 
-constexpr Micros kMicrosPerMilli = 1000;
 constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
 
 std::int64_t bucket_of(Micros expires_at) noexcept {
@@ -19,10 +18,6 @@ std::int64_t bucket_of(Micros expires_at) noexcept {
   if (expires_at % kMicrosPerMilli < 0)
     bucket--;
   return bucket;
-}
-
-bool is_expired(const Session* session, Micros now) noexcept {
-  return session->expiry().next_timeout_ms(now) == 0;
 }
 
 // The time to index a prevented session from: it cannot expire before it is
@@ -164,14 +159,16 @@ void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
 }
 
 PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions) {
-  if (session->in_pool.load(std::memory_order_acquire))
+  if (!session->join_pool())
     return InsertResult::AlreadyPooled;
 
   if (max_sessions != 0) {
     std::size_t count = count_.load(std::memory_order_relaxed);
     do {
-      if (count >= max_sessions)
+      if (count >= max_sessions) {
+        session->cancel_join();
         return InsertResult::Full;
+      }
     } while (!count_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed));
   } else {
     count_.fetch_add(1, std::memory_order_relaxed);
@@ -183,12 +180,12 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     std::lock_guard guard(shard.lock);
     if (find_slot(shard, hash, session->id()) != kNoSlot) {
       count_.fetch_sub(1, std::memory_order_relaxed);
+      session->cancel_join();
       return InsertResult::DuplicateId;
     }
     if ((shard.count + 1) * 4 > shard.slots.size() * 3)
       grow(shard);
     ops_.ref(session);
-    session->in_pool.store(true, std::memory_order_release);
     insert_slot(shard, hash, session);
     shard.count++;
   }
@@ -200,7 +197,7 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     // prevented session's slot depends on the time it is judged at.
     const Micros now = session->expiry().prevent_count() > 0 ? monotonic_now() : session->expiry().last_access();
     auto expires_at = session->expiry().expires_at(now);
-    earlier = session->in_pool.load(std::memory_order_acquire) && session->prev == nullptr && expires_at &&
+    earlier = session->in_pool() && session->prev == nullptr && expires_at &&
               link(session, *expires_at);
   }
   if (earlier)
@@ -222,7 +219,7 @@ bool PoolEngine::contains_id(std::string_view id) const {
   return find_slot(shard, hash, id) != kNoSlot;
 }
 
-Session* PoolEngine::find(std::string_view id) const {
+Session* PoolEngine::find(std::string_view id, bool touch, FindFilter accept, const void* data) const {
   const std::size_t hash = hash_of(id);
   Shard& shard = shard_for(hash);
   std::lock_guard guard(shard.lock);
@@ -230,6 +227,11 @@ Session* PoolEngine::find(std::string_view id) const {
   if (slot == kNoSlot)
     return nullptr;
   Session* session = session_of(shard.slots[slot]);
+  if (accept != nullptr && !accept(session, data))
+    return nullptr;
+  // Under the lock, so that take_expired()'s re-check sees the touch.
+  if (touch)
+    session->touch();
   ops_.ref(session);
   return session;
 }
@@ -250,7 +252,7 @@ bool PoolEngine::remove(Session* session) {
       return false;
     erase_slot(shard, slot);
     shard.count--;
-    session->in_pool.store(false, std::memory_order_release);
+    session->leave_pool();
   }
   count_.fetch_sub(1, std::memory_order_relaxed);
   unindex(session);
@@ -303,7 +305,7 @@ void PoolEngine::pop_due(Micros now, std::vector<Session*>& expired) {
       session->prev = session->next = nullptr;
       if (session->expiry().timeout() == 0)
         continue;  // out of the index until its timeout changes
-      if (is_expired(session, now)) {
+      if (session->expiry().is_expired(now)) {
         expired.push_back(session);
         continue;
       }
@@ -341,12 +343,13 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     bool taken = false;
     {
       std::lock_guard guard(shard.lock);
-      if (session->in_pool.load(std::memory_order_acquire)) {
-        // Re-check under the lock: it may have been found and touched meanwhile.
-        if (is_expired(session, now)) {
-          erase_slot(shard, slot_of(shard, hash, session));
+      const std::size_t slot = slot_of(shard, hash, session);
+      if (slot != kNoSlot) {
+        // Re-check under the lock: find() touches under it too.
+        if (session->expiry().is_expired(now)) {
+          erase_slot(shard, slot);
           shard.count--;
-          session->in_pool.store(false, std::memory_order_release);
+          session->leave_pool();
           taken = true;
         } else {
           to_relink.push_back(session);
@@ -366,7 +369,7 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
       if (session->prev != nullptr)
         unlink(session);
     for (Session* session : to_relink) {
-      if (session->prev != nullptr || !session->in_pool.load(std::memory_order_acquire))
+      if (session->prev != nullptr || !session->in_pool())
         continue;
       if (auto expires_at = session->expiry().expires_at(monotonic_now()))
         link(session, *expires_at);
@@ -388,7 +391,7 @@ std::vector<Session*> PoolEngine::take_all() {
     for (Slot& slot : shard.slots) {
       if (slot != kEmpty) {
         Session* session = session_of(slot);
-        session->in_pool.store(false, std::memory_order_release);
+        session->leave_pool();
         all.push_back(session);
         slot = kEmpty;
       }
@@ -428,12 +431,17 @@ std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
   std::lock_guard guard(index_lock_);
   std::vector<Session*> expired;
   pop_due(now, expired);
-  if (!expired.empty()) {
-    // Leave them indexed where they were due, for cleanup to find.
-    for (Session* session : expired)
-      link(session, *session->expiry().expires_at(index_time(now)));
-    return now;
+  // Leave them indexed where they were due, for cleanup to find.
+  bool any_expired = false;
+  for (Session* session : expired) {
+    // A concurrent set_timeout(0) may have made it never expire after all.
+    if (auto expires_at = session->expiry().expires_at(index_time(now))) {
+      link(session, *expires_at);
+      any_expired = true;
+    }
   }
+  if (any_expired)
+    return now;
   if (buckets_.empty())
     return std::nullopt;
   // By the end of the earliest bucket, its sessions have all expired unless touched.
@@ -458,8 +466,9 @@ bool PoolEngine::reschedule(Session* session) {
   bool earlier = false;
   {
     std::lock_guard guard(index_lock_);
-    // Removed meanwhile: remove() unindexes after clearing in_pool.
-    if (!session->in_pool.load(std::memory_order_acquire))
+    // Removed meanwhile: remove() unindexes after leave_pool(), and a
+    // session never joins another pool after leaving this one.
+    if (!session->in_pool())
       return true;
     if (session->prev != nullptr)
       unlink(session);

@@ -49,8 +49,12 @@ class PoolEngine {
   // Starts loading the table slot for `id` into the cache, so that a
   // later insert() or find() of it does not wait for memory. Only a hint.
   void prefetch(std::string_view id) const noexcept;
-  // A new reference to the session with `id`, or nullptr. Does not touch.
-  Session* find(std::string_view id) const;
+  // Decides, under the lock that find() holds, whether a session counts as
+  // found. Must not call out (it may take a leaf lock of the session's).
+  using FindFilter = bool (*)(Session* session, const void* data) noexcept;
+  // A new reference to the session with `id` that `accept` (when given)
+  // accepts, touched first when `touch`; nullptr otherwise.
+  Session* find(std::string_view id, bool touch = false, FindFilter accept = nullptr, const void* data = nullptr) const;
   // Takes `session` out. On success the caller inherits the pool's reference.
   bool remove(Session* session);
   // Takes out every session expired at `now`; the caller inherits the references.
@@ -132,7 +136,10 @@ class PoolEngine {
   std::array<Shard, kShards> shards_;
 
   // Protects buckets_ and the IndexNode of every session in this pool.
-  // Never held together with a shard lock.
+  // Never held together with a shard lock. Lock order overall: the
+  // registry of live engines, then a shard lock or this lock, then leaf
+  // locks (a session's owner lock; the GObject pool's watch list, through
+  // the wakeup hook).
   mutable std::mutex index_lock_;
   std::map<std::int64_t, Bucket> buckets_;  // millisecond of expiry -> sessions
 };

@@ -20,8 +20,10 @@ std::optional<std::string> Session::header() const {
 }
 
 bool Session::set_timeout(std::uint32_t seconds) noexcept {
-  const std::uint32_t old = expiry().timeout();
-  if (!Expiry::set_timeout(seconds))
+  // The value the exchange replaced, not one read before it: a racing
+  // setter must not make both of them skip the report.
+  const std::uint32_t old = Expiry::set_timeout(seconds);
+  if (old == seconds)
     return false;
   // 0 means never: going to or from 0 changes whether the session is indexed.
   if (seconds < old || old == 0 || seconds == 0)
@@ -30,8 +32,8 @@ bool Session::set_timeout(std::uint32_t seconds) noexcept {
 }
 
 bool Session::set_extra_timeout(std::uint32_t seconds) noexcept {
-  const std::uint32_t old = expiry().extra_timeout();
-  if (!Expiry::set_extra_timeout(seconds))
+  const std::uint32_t old = Expiry::set_extra_timeout(seconds);
+  if (old == seconds)
     return false;
   if (seconds < old)
     deadline_may_be_earlier();
@@ -39,7 +41,7 @@ bool Session::set_extra_timeout(std::uint32_t seconds) noexcept {
 }
 
 void Session::deadline_may_be_earlier() noexcept {
-  if (in_pool.load(std::memory_order_acquire))
+  if (in_pool())
     PoolEngine::report_earlier_deadline(this);
 }
 

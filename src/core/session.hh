@@ -62,9 +62,21 @@ class Session : public IndexNode, private Expiry {
   void deadline_may_be_earlier() noexcept;
 
  public:
-  // Pool membership, maintained by PoolEngine: written under the pool's
-  // shard lock, read under its index lock.
-  std::atomic<bool> in_pool{false};
+  // Pool membership, maintained by PoolEngine. A session joins at most one
+  // pool, once, and does not come back after leaving it (no API adds an
+  // existing session to a pool), so a pool that holds a pointer to a
+  // session it has dropped can never mistake it for one of its own.
+  bool join_pool() noexcept {
+    auto expected = PoolState::Never;
+    return pool_state_.compare_exchange_strong(expected, PoolState::Member, std::memory_order_acq_rel);
+  }
+  void cancel_join() noexcept { pool_state_.store(PoolState::Never, std::memory_order_release); }
+  void leave_pool() noexcept { pool_state_.store(PoolState::Left, std::memory_order_release); }
+  bool in_pool() const noexcept { return pool_state_.load(std::memory_order_acquire) == PoolState::Member; }
+
+ private:
+  enum class PoolState : std::uint8_t { Never, Member, Left };
+  std::atomic<PoolState> pool_state_{PoolState::Never};
 
  private:
   std::atomic<bool> timeout_always_visible_{false};

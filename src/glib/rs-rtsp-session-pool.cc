@@ -38,7 +38,8 @@ struct RsRTSPSessionPoolPrivate
 {
   std::unique_ptr<rs::core::PoolEngine> engine;
   std::atomic<guint> max_sessions{0};
-  // Protects watches: the sources made by create_watch() that are still alive.
+  // Protects watches: the sources made by create_watch() that are still
+  // alive. A leaf lock; taken under the engine's locks by its wakeup hook.
   std::mutex watches_lock;
   std::vector<GSource *> watches;
 };
@@ -129,7 +130,11 @@ rs_rtsp_session_pool_dispose (GObject *object) noexcept
 static void
 rs_rtsp_session_pool_finalize (GObject *object) noexcept
 {
-  get_priv (RS_RTSP_SESSION_POOL (object)).~RsRTSPSessionPoolPrivate ();
+  auto &priv = get_priv (RS_RTSP_SESSION_POOL (object));
+  // The engine first: until it is gone, a session's set_timeout() may still
+  // reach the wakeup hook, which uses the watch list.
+  priv.engine.reset ();
+  priv.~RsRTSPSessionPoolPrivate ();
   G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->finalize (object);
 }
 
@@ -343,9 +348,11 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
           g_warning ("rs_rtsp_session_pool_create: no session was made for id %s", id);
           return nullptr;
         }
-      if (!RS_IS_RTSP_SESSION (session) || rs_rtsp_session_get_sessionid (session) == nullptr)
+      if (!RS_IS_RTSP_SESSION (session) || g_strcmp0 (rs_rtsp_session_get_sessionid (session), id) != 0)
         {
-          g_critical ("rs_rtsp_session_pool_create: create_session made %s, not an RsRTSPSession with an id",
+          // Another id would be one create_session_id did not vouch for.
+          g_critical ("rs_rtsp_session_pool_create: create_session made %s, not an RsRTSPSession with the id "
+                      "it was given",
                       G_OBJECT_TYPE_NAME (session));
           g_object_unref (session);
           return nullptr;
@@ -376,23 +383,20 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
 // A new reference to the session with `sessionid` whose owner is `owner`,
 // touched; nullptr otherwise. An invalid id is refused after at most 257
 // bytes, whatever its length.
+static bool
+has_owner (rs::core::Session *core, const void *owner) noexcept
+{
+  return rs_rtsp_session_has_owner (rs_rtsp_session_from_core (core), static_cast<const gchar *> (owner));
+}
+
 static RsRTSPSession *
 find_session (RsRTSPSessionPool *pool, const gchar *sessionid, bool check_owner, const gchar *owner) noexcept
 {
   if (!rs::core::is_valid_session_id (sessionid))
     return nullptr;
-  rs::core::Session *core = get_engine (pool).find (sessionid);
-  if (core == nullptr)
-    return nullptr;
-  RsRTSPSession *session = rs_rtsp_session_from_core (core);
-  if (check_owner && !rs_rtsp_session_has_owner (session, owner))
-    {
-      // As if it did not exist, and untouched.
-      g_object_unref (session);
-      return nullptr;
-    }
-  core->touch ();
-  return session;
+  // A session with another owner is as if it did not exist, and untouched.
+  rs::core::Session *core = get_engine (pool).find (sessionid, true, check_owner ? has_owner : nullptr, owner);
+  return core ? rs_rtsp_session_from_core (core) : nullptr;
 }
 
 /**
@@ -557,7 +561,7 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
       for (rs::core::Session *core : fresh)
         {
           // Removed by an earlier callback: not shown.
-          if (!core->in_pool.load (std::memory_order_acquire))
+          if (!core->in_pool ())
             continue;
           RsRTSPSession *session = rs_rtsp_session_from_core (core);
           RsRTSPFilterResult answer = func ? func (pool, session, user_data) : RS_RTSP_FILTER_REF;

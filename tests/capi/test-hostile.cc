@@ -298,3 +298,31 @@ TEST(Hostile, InvalidIdFromVirtualMethod) {
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
   g_object_unref(pool);
 }
+
+namespace {
+
+struct OtherIdPool {
+  RsRTSPSessionPool parent;
+};
+struct OtherIdPoolClass {
+  RsRTSPSessionPoolClass parent_class;
+};
+G_DEFINE_TYPE(OtherIdPool, other_id_pool, RS_TYPE_RTSP_SESSION_POOL)
+void other_id_pool_class_init(OtherIdPoolClass* klass) {
+  // Ignores the id it is given.
+  RS_RTSP_SESSION_POOL_CLASS(klass)->create_session = [](RsRTSPSessionPool*, const gchar*) noexcept {
+    return rs_rtsp_session_new("chosen-elsewhere");
+  };
+}
+void other_id_pool_init(OtherIdPool*) {}
+
+}  // namespace
+
+TEST(Hostile, SessionWithAnotherIdFromVirtualMethod) {
+  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(other_id_pool_get_type(), nullptr));
+  ExpectCriticals criticals;
+  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  EXPECT_EQ(criticals.count(), 1);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+  g_object_unref(pool);
+}

@@ -73,15 +73,24 @@ TEST(Expiry, ExtremeLastAccessDoesNotOverflow) {
   EXPECT_EQ(early.next_timeout_ms(0), 0);
 }
 
-TEST(Expiry, SettersReportChange) {
+TEST(Expiry, SettersReturnTheReplacedValue) {
   Expiry expiry;
-  EXPECT_FALSE(expiry.set_timeout(60));
-  EXPECT_TRUE(expiry.set_timeout(30));
-  EXPECT_FALSE(expiry.set_timeout(30));
-  EXPECT_FALSE(expiry.set_extra_timeout(5));
-  EXPECT_TRUE(expiry.set_extra_timeout(0));
+  EXPECT_EQ(expiry.set_timeout(60), 60u);
+  EXPECT_EQ(expiry.set_timeout(30), 60u);
+  EXPECT_EQ(expiry.set_timeout(30), 30u);
+  EXPECT_EQ(expiry.set_extra_timeout(5), 5u);
+  EXPECT_EQ(expiry.set_extra_timeout(0), 5u);
   EXPECT_EQ(expiry.timeout(), 30u);
   EXPECT_EQ(expiry.extra_timeout(), 0u);
+}
+
+TEST(Session, SettersReportChange) {
+  rs::core::Session session;
+  EXPECT_FALSE(session.set_timeout(60));
+  EXPECT_TRUE(session.set_timeout(30));
+  EXPECT_FALSE(session.set_timeout(30));
+  EXPECT_FALSE(session.set_extra_timeout(5));
+  EXPECT_TRUE(session.set_extra_timeout(0));
 }
 
 TEST(Expiry, ExtraTimeoutCountsForExpiry) {

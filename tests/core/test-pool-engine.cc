@@ -59,6 +59,7 @@ TEST(PoolEngine, InsertFindRemove) {
   Counted* twin = make("alpha");
   EXPECT_EQ(engine.insert(twin, 0), PoolEngine::InsertResult::DuplicateId);
   EXPECT_EQ(twin->refs, 1);
+  EXPECT_FALSE(twin->in_pool());  // a refused session may still join a pool
   unref(twin);
 
   EXPECT_TRUE(engine.remove(a));
@@ -80,6 +81,10 @@ TEST(PoolEngine, RefusesSessionFromAnotherPool) {
   EXPECT_EQ(second.insert(s, 0), PoolEngine::InsertResult::AlreadyPooled);
   EXPECT_FALSE(second.remove(s));
   EXPECT_TRUE(first.remove(s));
+  // Once out of a pool, a session joins no other: a pool that still holds a
+  // pointer to it (a cleanup in progress) can never take it for its own.
+  EXPECT_EQ(second.insert(s, 0), PoolEngine::InsertResult::AlreadyPooled);
+  EXPECT_EQ(second.size(), 0u);
   unref(s);
   unref(s);
 }
