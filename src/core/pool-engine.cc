@@ -371,7 +371,7 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     for (Session* session : to_relink) {
       if (session->prev != nullptr || !session->in_pool())
         continue;
-      if (auto expires_at = session->expiry().expires_at(monotonic_now()))
+      if (auto expires_at = session->expiry().expires_at(index_time(now)))
         link(session, *expires_at);
     }
   }
