@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -32,9 +32,10 @@ class MediaRegistry {
   };
 
   void add(std::string_view path, Handle media) {
+    // Outside the lock: the handle's copy takes a reference.
+    FilterAdditions<Handle>::note(this, [&] { return media; });
     std::lock_guard guard(lock_);
     entries_.push_back(Entry{std::string(path), std::move(media)});
-    ++cookie_;
   }
 
   // Takes `key` out. Returns its handle (empty when it was not here) and
@@ -46,7 +47,6 @@ class MediaRegistry {
       if (it->media.get() == key) {
         removed = std::move(it->media);
         entries_.erase(it);
-        ++cookie_;
         break;
       }
     }
@@ -79,37 +79,25 @@ class MediaRegistry {
   }
 
   // Shows each media to `decide` once, newest first, with no lock held, so
-  // `decide` may add and remove medias; medias added meanwhile are shown too,
-  // medias removed meanwhile are not. `keep_ref` receives each media that
-  // `decide` answers Ref to.
+  // `decide` may add and remove medias; medias it adds are shown too,
+  // medias removed before their turn are not (see filter_each()).
+  // `keep_ref` receives each media that `decide` answers Ref to.
   template <class Decide, class KeepRef>
   void filter(Decide&& decide, KeepRef&& keep_ref) {
-    std::unordered_set<Key> visited;
-    // References to everything shown, held to the end: a media freed during
-    // the filter could otherwise leave its address to one added later,
-    // which would then pass for visited.
-    std::vector<Handle> shown;
-    for (;;) {
-      auto [pending, cookie] = snapshot_unvisited(visited);
-      if (pending.empty())
-        return;
-      for (Handle& media : pending) {
-        visited.insert(media.get());
-        shown.push_back(media);
-        switch (decide(media)) {
-          case FilterDecision::Remove:
-            remove(media.get());
-            break;
-          case FilterDecision::Ref:
-            keep_ref(media);
-            break;
-          case FilterDecision::Keep:
-            break;
-        }
-        if (changed_since(cookie))
-          break;  // take a fresh snapshot: the rest may be gone
-      }
-    }
+    filter_each(
+        this, snapshot(), [this](const Handle& media) { return contains(media.get()); },
+        [&](Handle& media) {
+          switch (decide(media)) {
+            case FilterDecision::Remove:
+              remove(media.get());
+              break;
+            case FilterDecision::Ref:
+              keep_ref(media);
+              break;
+            case FilterDecision::Keep:
+              break;
+          }
+        });
   }
 
  private:
@@ -118,25 +106,25 @@ class MediaRegistry {
     Handle media;
   };
 
-  std::pair<std::vector<Handle>, std::uint64_t> snapshot_unvisited(const std::unordered_set<Key>& visited) const {
+  // Handles to every media, newest first.
+  std::vector<Handle> snapshot() const {
     std::lock_guard guard(lock_);
-    std::vector<Handle> pending;
+    std::vector<Handle> all;
+    all.reserve(entries_.size());
     for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-      if (!visited.count(it->media.get()))
-        pending.push_back(it->media);
-    return {std::move(pending), cookie_};
+      all.push_back(it->media);
+    return all;
   }
 
-  bool changed_since(std::uint64_t cookie) const {
+  bool contains(Key key) const {
     std::lock_guard guard(lock_);
-    return cookie_ != cookie;
+    return std::any_of(entries_.begin(), entries_.end(), [key](const Entry& entry) { return entry.media.get() == key; });
   }
 
-  // lock_ protects entries_ and cookie_. It is a leaf lock: nothing is called
-  // out while it is held, and no other lock is taken under it.
+  // lock_ protects entries_. It is a leaf lock: nothing is called out while
+  // it is held, and no other lock is taken under it.
   mutable std::mutex lock_;
   std::vector<Entry> entries_;  // oldest first
-  std::uint64_t cookie_ = 0;    // bumped on every change, for filter()
 };
 
 }  // namespace rs::core

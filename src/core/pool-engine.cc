@@ -2,7 +2,6 @@
 #include "pool-engine.hh"
 
 #include <algorithm>
-#include <shared_mutex>
 #include <functional>
 #include <string_view>
 
@@ -12,47 +11,16 @@ namespace {
 
 constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
 
-std::int64_t bucket_of(Micros expires_at) noexcept {
-  // Floor division, so that negative times bucket correctly too.
-  std::int64_t bucket = expires_at / kMicrosPerMilli;
-  if (expires_at % kMicrosPerMilli < 0)
-    bucket--;
-  return bucket;
-}
-
-// The time to index a prevented session from: it cannot expire before it is
-// allowed, which happens at the real time or later, so a caller's `now` from
-// the future (cleanup_usec allows any) must not push its slot later.
-Micros index_time(Micros now) noexcept {
-  return std::min(now, monotonic_now());
-}
-
 }  // namespace
 
-namespace {
-
-// Every live engine, for report_earlier_deadline(). Lock order: this lock,
-// then an engine's shard lock or index lock.
-std::shared_mutex engines_lock;
-std::vector<PoolEngine*>& live_engines() {
-  static std::vector<PoolEngine*> engines;
-  return engines;
-}
-
-}  // namespace
-
-PoolEngine::PoolEngine(SessionOps ops, std::function<void()> wakeup) : ops_(ops), wakeup_(std::move(wakeup)) {
-  std::unique_lock guard(engines_lock);
-  live_engines().push_back(this);
-}
+PoolEngine::PoolEngine(SessionOps ops, std::function<void()> wakeup)
+    : ops_(ops), wakeup_(std::move(wakeup)), link_(new PoolLink(*this)) {}
 
 PoolEngine::~PoolEngine() {
-  {
-    // Waits for any report_earlier_deadline() that is asking this engine.
-    std::unique_lock guard(engines_lock);
-    auto& engines = live_engines();
-    engines.erase(std::find(engines.begin(), engines.end(), this));
-  }
+  // Waits for any session that is asking this engine to re-index it; the
+  // sessions keep the link, which now leads nowhere.
+  link_->detach();
+  link_->unref();
   // Anything still here is dropped without ceremony; the GObject layer
   // empties the engine with take_all() first.
   for (Session* session : take_all())
@@ -159,8 +127,11 @@ void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
 }
 
 PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions) {
-  if (!session->join_pool())
+  if (!session->join_pool(*link_))
     return InsertResult::AlreadyPooled;
+  // Pairs with Session::deadline_may_be_earlier(): either the setter sees
+  // the link, or the deadline read below sees the setter's value.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 
   if (max_sessions != 0) {
     std::size_t count = count_.load(std::memory_order_relaxed);
@@ -190,18 +161,20 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     shard.count++;
   }
 
-  bool earlier;
+  bool earlier = false;
   {
     std::lock_guard guard(index_lock_);
-    // A concurrent remove() may already have taken it out again. Only a
-    // prevented session's slot depends on the time it is judged at.
-    const Micros now = session->expiry().prevent_count() > 0 ? monotonic_now() : session->expiry().last_access();
-    auto expires_at = session->expiry().expires_at(now);
-    earlier = session->in_pool() && session->prev == nullptr && expires_at &&
-              link(session, *expires_at);
+    // A concurrent remove() may already have taken it out again, or a
+    // concurrent reschedule() indexed it. Only a prevented session's
+    // deadline depends on the time it is judged at.
+    if (session->in_pool() && !index_.contains(*session)) {
+      const Micros now = session->expiry().prevent_count() > 0 ? monotonic_now() : session->expiry().last_access();
+      earlier = index_.schedule(*session, now);
+    }
   }
   if (earlier)
     wake();
+  note_added(session);
   return InsertResult::Inserted;
 }
 
@@ -210,6 +183,13 @@ void PoolEngine::prefetch(std::string_view id) const noexcept {
   const Shard& shard = shard_for(hash);
   if (const Slot* base = shard.prefetch_base.load(std::memory_order_relaxed))
     __builtin_prefetch(base + home_of(hash, shard.prefetch_mask.load(std::memory_order_relaxed)));
+}
+
+void PoolEngine::note_added(Session* session) {
+  FilterAdditions<SessionRef>::note(this, [&] {
+    ops_.ref(session);
+    return SessionRef(session, ops_);
+  });
 }
 
 bool PoolEngine::contains_id(std::string_view id) const {
@@ -234,6 +214,19 @@ Session* PoolEngine::find(std::string_view id, bool touch, FindFilter accept, co
     session->touch();
   ops_.ref(session);
   return session;
+}
+
+namespace {
+
+bool owned_by(Session* session, const void* owner) noexcept {
+  return session->has_owner(static_cast<const char*>(owner));
+}
+
+}  // namespace
+
+Session* PoolEngine::find_owned(std::string_view id, const char* owner, bool touch) const {
+  // A session with another owner is as if it did not exist, and untouched.
+  return find(id, touch, owned_by, owner);
 }
 
 std::size_t PoolEngine::slot_of(const Shard& shard, std::size_t hash, const Session* session) noexcept {
@@ -261,73 +254,14 @@ bool PoolEngine::remove(Session* session) {
 
 void PoolEngine::unindex(Session* session) {
   std::lock_guard guard(index_lock_);
-  if (session->prev != nullptr)
-    unlink(session);
-}
-
-bool PoolEngine::link(Session* session, Micros expires_at) {
-  const std::int64_t key = bucket_of(expires_at);
-  auto [it, inserted] = buckets_.try_emplace(key);
-  Bucket& bucket = it->second;
-  if (inserted) {
-    bucket.key = key;
-    bucket.prev = bucket.next = &bucket;
-  }
-  session->prev = bucket.prev;
-  session->next = &bucket;
-  bucket.prev->next = session;
-  bucket.prev = session;
-  return inserted && it == buckets_.begin();
-}
-
-void PoolEngine::unlink(Session* session) noexcept {
-  IndexNode* before = session->prev;
-  IndexNode* after = session->next;
-  before->next = after;
-  after->prev = before;
-  session->prev = session->next = nullptr;
-  // A node that points at itself is the sentinel of a now empty bucket.
-  if (before->next == before)
-    buckets_.erase(static_cast<Bucket*>(before)->key);
-}
-
-void PoolEngine::pop_due(Micros now, std::vector<Session*>& expired) {
-  const std::int64_t due = bucket_of(now);
-  std::vector<std::pair<Session*, Micros>> later;  // due bucket, not yet expired
-  while (!buckets_.empty() && buckets_.begin()->first <= due) {
-    Bucket& bucket = buckets_.begin()->second;
-    for (IndexNode* node = bucket.next; node != &bucket;) {
-      auto* session = static_cast<Session*>(node);
-      node = node->next;
-      // The list is scattered in memory: start loading the next session
-      // while this one is judged.
-      __builtin_prefetch(node);
-      session->prev = session->next = nullptr;
-      if (session->expiry().timeout() == 0)
-        continue;  // out of the index until its timeout changes
-      if (session->expiry().is_expired(now)) {
-        expired.push_back(session);
-        continue;
-      }
-      auto expires_at = session->expiry().expires_at(index_time(now));
-      if (!expires_at)
-        continue;
-      if (bucket_of(*expires_at) <= due)
-        later.emplace_back(session, *expires_at);
-      else
-        link(session, *expires_at);
-    }
-    buckets_.erase(buckets_.begin());
-  }
-  for (auto [session, expires_at] : later)
-    link(session, expires_at);
+  index_.unschedule(*session);
 }
 
 std::vector<Session*> PoolEngine::take_expired(Micros now) {
   std::vector<Session*> candidates;
   {
     std::lock_guard guard(index_lock_);
-    pop_due(now, candidates);
+    index_.pop_due(now, candidates);
     for (Session* session : candidates)
       ops_.ref(session);  // keep it alive past a concurrent remove()
   }
@@ -366,14 +300,13 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     std::lock_guard guard(index_lock_);
     // A reschedule() may have indexed a removed session again meanwhile.
     for (Session* session : removed)
-      if (session->prev != nullptr)
-        unlink(session);
-    for (Session* session : to_relink) {
-      if (session->prev != nullptr || !session->in_pool())
-        continue;
-      if (auto expires_at = session->expiry().expires_at(index_time(now)))
-        link(session, *expires_at);
-    }
+      index_.unschedule(*session);
+    // Touched meanwhile. Judged at the clock's time if `now` is later, as
+    // the index itself does.
+    const Micros index_now = std::min(now, monotonic_now());
+    for (Session* session : to_relink)
+      if (session->in_pool() && !index_.contains(*session))
+        index_.schedule(*session, index_now);
   }
   // Drop the temporary references outside every lock: a session removed by
   // someone else meanwhile may be finalized here. The removed ones keep the
@@ -400,14 +333,7 @@ std::vector<Session*> PoolEngine::take_all() {
     shard.count = 0;
   }
   std::lock_guard guard(index_lock_);
-  for (auto& [key, bucket] : buckets_) {
-    for (IndexNode* node = bucket.next; node != &bucket;) {
-      IndexNode* next = node->next;
-      node->prev = node->next = nullptr;
-      node = next;
-    }
-  }
-  buckets_.clear();
+  index_.clear();
   return all;
 }
 
@@ -429,55 +355,28 @@ std::vector<Session*> PoolEngine::snapshot() const {
 
 std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
   std::lock_guard guard(index_lock_);
-  std::vector<Session*> expired;
-  pop_due(now, expired);
-  // Leave them indexed where they were due, for cleanup to find.
-  bool any_expired = false;
-  for (Session* session : expired) {
-    // A concurrent set_timeout(0) may have made it never expire after all.
-    if (auto expires_at = session->expiry().expires_at(index_time(now))) {
-      link(session, *expires_at);
-      any_expired = true;
-    }
-  }
-  if (any_expired)
-    return now;
-  if (buckets_.empty())
-    return std::nullopt;
-  // By the end of the earliest bucket, its sessions have all expired unless touched.
-  return buckets_.begin()->first * kMicrosPerMilli + (kMicrosPerMilli - 1);
+  return index_.next_wakeup(now);
 }
 
-void PoolEngine::report_earlier_deadline(Session* session) {
-  std::shared_lock guard(engines_lock);
-  for (PoolEngine* engine : live_engines())
-    if (engine->reschedule(session))
-      return;
-}
-
-bool PoolEngine::reschedule(Session* session) {
-  const std::size_t hash = hash_of(session->id());
+void PoolEngine::reschedule(Session& session) {
+  const std::size_t hash = hash_of(session.id());
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);
-    if (slot_of(shard, hash, session) == kNoSlot)
-      return false;
+    if (slot_of(shard, hash, &session) == kNoSlot)
+      return;
   }
   bool earlier = false;
   {
     std::lock_guard guard(index_lock_);
     // Removed meanwhile: remove() unindexes after leave_pool(), and a
     // session never joins another pool after leaving this one.
-    if (!session->in_pool())
-      return true;
-    if (session->prev != nullptr)
-      unlink(session);
-    if (auto expires_at = session->expiry().expires_at(monotonic_now()))
-      earlier = link(session, *expires_at);
+    if (!session.in_pool())
+      return;
+    earlier = index_.schedule(session, monotonic_now());
   }
   if (earlier)
     wake();
-  return true;
 }
 
 void PoolEngine::wake() const {

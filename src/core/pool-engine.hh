@@ -6,13 +6,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "clock.hh"
+#include "expiry-index.hh"
+#include "filter.hh"
+#include "session-header.hh"
+#include "session-id.hh"
 #include "session.hh"
 
 namespace rs::core {
@@ -24,22 +29,57 @@ struct SessionOps {
   void (*unref)(Session*) noexcept;
 };
 
+// A reference to a session, dropped when this goes.
+class SessionRef {
+ public:
+  SessionRef(Session* session, const SessionOps& ops) noexcept : session_(session), ops_(&ops) {}
+  SessionRef(SessionRef&& other) noexcept : session_(std::exchange(other.session_, nullptr)), ops_(other.ops_) {}
+  SessionRef& operator=(SessionRef&& other) noexcept {
+    std::swap(session_, other.session_);
+    std::swap(ops_, other.ops_);
+    return *this;
+  }
+  ~SessionRef() {
+    if (session_)
+      ops_->unref(session_);
+  }
+  Session* get() const noexcept { return session_; }
+
+ private:
+  Session* session_;
+  const SessionOps* ops_;
+};
+
+// How rs::core::Session sits in an ExpiryIndex.
+struct SessionIndexTraits {
+  static IndexNode& node(Session& session) noexcept { return session; }
+  static Session& entry(IndexNode& node) noexcept { return static_cast<Session&>(node); }
+  static std::optional<Micros> deadline(Session& session, Micros now) noexcept {
+    return session.expiry().expires_at(now);
+  }
+};
+
 // The sessions of a pool: a sharded hash table by id for find, and an
-// expiry index of deadline buckets so that expiry work costs what the expired
-// sessions cost, not what the pool's size costs.
+// ExpiryIndex so that expiry work costs what the expired sessions cost, not
+// what the pool's size costs.
 //
 // Touching a session does not reach the engine: it is one atomic store in
-// the session. So the index holds, for each session, a deadline that may be
-// too early; when its bucket comes due the session's real deadline is read
-// and the session rescheduled if it was touched meanwhile. A deadline that
-// moves earlier (a lower timeout) is reported by the session through
-// report_earlier_deadline(). Sessions with timeout 0 are not indexed at all.
-class PoolEngine {
+// the session. A deadline that moves earlier (a lower timeout) is reported
+// by the session through its PoolLink, which leads straight here. Sessions
+// with timeout 0 are not indexed at all.
+class PoolEngine : private PoolLink::Pool {
  public:
   explicit PoolEngine(SessionOps ops, std::function<void()> wakeup = {});
   ~PoolEngine();
   PoolEngine(const PoolEngine&) = delete;
   PoolEngine& operator=(const PoolEngine&) = delete;
+
+  // Sessions' own limit on how many the pool holds; 0 for none. Returns the
+  // value it replaced.
+  std::uint32_t set_max_sessions(std::uint32_t max) noexcept {
+    return max_sessions_.exchange(max, std::memory_order_relaxed);
+  }
+  std::uint32_t max_sessions() const noexcept { return max_sessions_.load(std::memory_order_relaxed); }
 
   enum class InsertResult { Inserted, DuplicateId, Full, AlreadyPooled };
   // Adds `session` (which must have an id and be in no pool), taking a reference.
@@ -49,12 +89,38 @@ class PoolEngine {
   // Starts loading the table slot for `id` into the cache, so that a
   // later insert() or find() of it does not wait for memory. Only a hint.
   void prefetch(std::string_view id) const noexcept;
+
+  // The create policy: a new session in the pool, within max_sessions(),
+  // with an id nobody else has.
+  //
+  // `make_id(std::string& id) -> bool` is an application's id scheme; the
+  // engine checks each id it makes and draws again on a collision. Without
+  // one (`custom_ids` false) the engine draws random ids itself, which
+  // cannot collide in practice (130 bits) and need no check.
+  // `make_session(const char* id) -> MadeSession` makes the session object
+  // for an id, with a reference for the caller.
+  enum class CreateFailure { Full, NoId, InvalidId, NoSession, WrongKind, WrongId, AlreadyPooled, NoUnusedId };
+  struct MadeSession {
+    Session* session = nullptr;
+    bool wrong_kind = false;  // an object was made, but it is no session of ours (already dropped)
+  };
+  struct Created {
+    Session* session = nullptr;  // with a reference for the caller; nullptr on failure
+    CreateFailure failure = CreateFailure::NoSession;
+    std::string id;  // on failure, the id it failed with (if any)
+  };
+  static constexpr int kMaxIdAttempts = 100;
+  template <class MakeId, class MakeSession>
+  Created create(bool custom_ids, MakeId&& make_id, MakeSession&& make_session);
+
   // Decides, under the lock that find() holds, whether a session counts as
   // found. Must not call out (it may take a leaf lock of the session's).
   using FindFilter = bool (*)(Session* session, const void* data) noexcept;
   // A new reference to the session with `id` that `accept` (when given)
   // accepts, touched first when `touch`; nullptr otherwise.
   Session* find(std::string_view id, bool touch = false, FindFilter accept = nullptr, const void* data = nullptr) const;
+  // The same, for the session whose owner is `owner` (see Session::has_owner()).
+  Session* find_owned(std::string_view id, const char* owner, bool touch = true) const;
   // Takes `session` out. On success the caller inherits the pool's reference.
   bool remove(Session* session);
   // Takes out every session expired at `now`; the caller inherits the references.
@@ -65,20 +131,21 @@ class PoolEngine {
   std::vector<Session*> snapshot() const;
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
+  // Shows `decide(Session*) -> FilterDecision` every session, with no lock
+  // held, by the one filter algorithm (see filter_each()): each session in
+  // the pool when it starts and each one the callbacks create, once.
+  // Sessions it answers Remove to are taken out and given to
+  // `removed(Session*)`, which inherits the pool's reference; those it
+  // answers Ref to are given to `keep_ref(Session*)`.
+  template <class Decide, class KeepRef, class Removed>
+  void filter(Decide&& decide, KeepRef&& keep_ref, Removed&& removed);
+
   // When a watch should look next: nothing when no session can expire, a
   // time <= now when some session has expired at `now`. Reschedules sessions
   // that were touched since they were indexed.
   std::optional<Micros> next_wakeup(Micros now);
 
-  // The deadline of `session`, which is in some pool, may have moved
-  // earlier: its pool re-indexes it. Sessions keep no pointer to their pool
-  // (8 bytes times a million); the few live engines are asked in turn.
-  static void report_earlier_deadline(Session* session);
-
  private:
-  struct Bucket : IndexNode {
-    std::int64_t key = 0;
-  };
 
   // A table slot: a session pointer with 16 bits of its id's hash in the
   // unused top bits, so that probing compares tags in the slot array and
@@ -116,32 +183,128 @@ class PoolEngine {
   static void erase_slot(Shard& shard, std::size_t slot) noexcept;
   static void grow(Shard& shard);
 
-  // Index helpers; index_lock_ must be held. link() returns whether the
-  // earliest bucket moved earlier.
-  bool link(Session* session, Micros expires_at);
-  void unlink(Session* session) noexcept;
-  // Pops every bucket due at `now`. Sessions expired at `now` go to
-  // `expired` (unlinked), touched ones are relinked at their real deadline.
-  void pop_due(Micros now, std::vector<Session*>& expired);
-
   // After a removal from the table: drop the session from the index.
   void unindex(Session* session);
-  // Re-indexes `session` if it is in this pool; returns whether it is.
-  bool reschedule(Session* session);
+  // PoolLink::Pool: re-indexes `session` if it is in this pool.
+  void reschedule(Session& session) override;
   void wake() const;
+  // A filter running on this thread may want to see `session`, just added.
+  void note_added(Session* session);
 
   const SessionOps ops_;
   const std::function<void()> wakeup_;
+  // Held by every session that ever joined; detached when the engine goes.
+  PoolLink* const link_;
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::uint32_t> max_sessions_{0};
   std::array<Shard, kShards> shards_;
 
-  // Protects buckets_ and the IndexNode of every session in this pool.
-  // Never held together with a shard lock. Lock order overall: the
-  // registry of live engines, then a shard lock or this lock, then leaf
-  // locks (a session's owner lock; the GObject pool's watch list, through
-  // the wakeup hook).
+  // Protects index_ and the IndexNode of every session in this pool.
+  // Never held together with a shard lock. Lock order overall: a session's
+  // PoolLink lock, then a shard lock or this lock, then leaf locks (a
+  // session's owner lock; the GObject pool's watch list, through the
+  // wakeup hook).
   mutable std::mutex index_lock_;
-  std::map<std::int64_t, Bucket> buckets_;  // millisecond of expiry -> sessions
+  ExpiryIndex<Session, SessionIndexTraits> index_;
 };
+
+template <class MakeId, class MakeSession>
+PoolEngine::Created PoolEngine::create(bool custom_ids, MakeId&& make_id, MakeSession&& make_session) {
+  Created created;
+  for (int attempt = 0; attempt < kMaxIdAttempts; attempt++) {
+    const std::uint32_t max = max_sessions();
+    if (max != 0 && size() >= max) {
+      created.failure = CreateFailure::Full;
+      return created;
+    }
+    char drawn[kSessionIdLength + 1];
+    std::string made;
+    const char* id;
+    if (custom_ids) {
+      if (!make_id(made)) {
+        created.failure = CreateFailure::NoId;
+        return created;
+      }
+      if (!is_valid_session_id(made)) {
+        // find() could never find it again.
+        created.failure = CreateFailure::InvalidId;
+        created.id = std::move(made);
+        return created;
+      }
+      if (contains_id(made))
+        continue;
+      id = made.c_str();
+    } else {
+      random_session_id(drawn);
+      drawn[kSessionIdLength] = '\0';
+      id = drawn;
+    }
+
+    // The table slot loads while the session object is built.
+    prefetch(id);
+    MadeSession result = make_session(static_cast<const char*>(id));
+    if (result.session == nullptr) {
+      created.failure = result.wrong_kind ? CreateFailure::WrongKind : CreateFailure::NoSession;
+      created.id = id;
+      return created;
+    }
+    Session* session = result.session;
+    if (!session->has_id() || session->id() != std::string_view(id)) {
+      // Another id would be one the id scheme did not vouch for.
+      created.failure = CreateFailure::WrongId;
+      created.id = id;
+      ops_.unref(session);
+      return created;
+    }
+    switch (insert(session, max)) {
+      case InsertResult::Inserted:
+        created.session = session;
+        return created;
+      case InsertResult::DuplicateId:
+        ops_.unref(session);
+        continue;
+      case InsertResult::Full:
+        ops_.unref(session);
+        created.failure = CreateFailure::Full;
+        return created;
+      case InsertResult::AlreadyPooled:
+        ops_.unref(session);
+        created.failure = CreateFailure::AlreadyPooled;
+        created.id = id;
+        return created;
+    }
+  }
+  created.failure = CreateFailure::NoUnusedId;
+  return created;
+}
+
+template <class Decide, class KeepRef, class Removed>
+void PoolEngine::filter(Decide&& decide, KeepRef&& keep_ref, Removed&& removed) {
+  std::vector<SessionRef> at_start;
+  {
+    std::vector<Session*> all = snapshot();
+    at_start.reserve(all.size());
+    for (Session* session : all)
+      at_start.emplace_back(session, ops_);
+  }
+  filter_each(
+      this, std::move(at_start),
+      // Removed by an earlier callback, or by another thread: not shown.
+      [](const SessionRef& held) { return held.get()->in_pool(); },
+      [&](const SessionRef& held) {
+        Session* session = held.get();
+        switch (decide(session)) {
+          case FilterDecision::Remove:
+            if (remove(session))
+              removed(session);
+            break;
+          case FilterDecision::Ref:
+            keep_ref(session);
+            break;
+          case FilterDecision::Keep:
+            break;
+        }
+      });
+}
 
 }  // namespace rs::core

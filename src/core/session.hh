@@ -2,32 +2,77 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "compact-id.hh"
+#include "expiry-index.hh"
 #include "expiry.hh"
 
 namespace rs::core {
 
-// A node of the pool's expiry index: a circular list per deadline bucket.
-// Guarded by the index lock of the pool the session is in; both null while
-// the session is not indexed.
-struct IndexNode {
-  IndexNode* prev = nullptr;
-  IndexNode* next = nullptr;
+class Session;
+
+// What a session knows of the pool it is in: a handle that outlives the
+// pool, through which a session whose deadline moved earlier asks the pool
+// to re-index it. Sessions hold a reference to it for as long as they live
+// (sessions never change pools), the pool detaches it when it goes away.
+class PoolLink {
+ public:
+  // Implemented by the pool.
+  class Pool {
+   public:
+    virtual void reschedule(Session& session) = 0;
+
+   protected:
+    ~Pool() = default;
+  };
+
+  explicit PoolLink(Pool& pool) noexcept : pool_(&pool) {}
+  PoolLink(const PoolLink&) = delete;
+  PoolLink& operator=(const PoolLink&) = delete;
+
+  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete this;
+  }
+  // The pool is going away: waits for any reschedule() in progress.
+  void detach() noexcept;
+  // Asks the pool, if it is still there, to re-index `session`.
+  void reschedule(Session& session) noexcept;
+
+ private:
+  ~PoolLink() = default;
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::shared_mutex lock_;  // protects pool_; taken before any lock of the pool's
+  Pool* pool_;
 };
 
-// What a session is apart from its medias: its id, its expiry and how it
-// presents itself in the Session: header, plus its place in a pool.
+// What a session is apart from its medias: its id, its expiry, how it
+// presents itself in the Session: header and who owns it, plus its place in
+// a pool.
 //
 // Kept small on purpose: a pool holds a million of them. Expiry is a base,
-// not a member, so that the flags below can live in its tail padding.
+// not a member, so that the flags below can live in its tail padding; what
+// only some sessions need lives in extras allocated on first use.
 class Session : public IndexNode, private Expiry {
  public:
+  // What the layer above keeps in a session (the GObject layer: its
+  // medias), made on first use and destroyed with the session.
+  class Attachment {
+   public:
+    virtual ~Attachment() = default;
+  };
+
   Session() = default;
-  ~Session() = default;
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -54,23 +99,50 @@ class Session : public IndexNode, private Expiry {
   // pool needs no word: the session expires later than the pool last saw.
   bool allow_expire() noexcept { return allow(); }
   // Setters return whether the value changed. When the deadline may have
-  // moved earlier, they tell the session's pool so it can reschedule.
+  // moved earlier, they ask the session's pool to re-index it (O(1)).
   bool set_timeout(std::uint32_t seconds) noexcept;
   bool set_extra_timeout(std::uint32_t seconds) noexcept;
 
+  // The owner: who may use the session (an authenticated user, a
+  // connection). Nothing by default. set_owner() returns whether it changed.
+  bool set_owner(std::optional<std::string_view> owner);
+  std::optional<std::string> owner() const;
+  // Whether the owner equals `owner` (nullptr for none; no owner equals
+  // none), compared in constant time. Takes only a leaf lock.
+  bool has_owner(const char* owner) const noexcept;
+
+  // The attachment, or nullptr. attach() keeps `fresh` unless another thread
+  // attached first, and returns the one that stays.
+  Attachment* attachment() const noexcept;
+  Attachment* attach(std::unique_ptr<Attachment> fresh);
+
  private:
+  struct Extras;
   void deadline_may_be_earlier() noexcept;
+  Extras* extras(bool create);
+  PoolLink* pool_link() const noexcept;
+  void set_pool_link(PoolLink* link) noexcept;
 
  public:
   // Pool membership, maintained by PoolEngine. A session joins at most one
   // pool, once, and does not come back after leaving it (no API adds an
   // existing session to a pool), so a pool that holds a pointer to a
-  // session it has dropped can never mistake it for one of its own.
-  bool join_pool() noexcept {
+  // session it has dropped can never mistake it for one of its own. Joining
+  // takes a reference to the pool's link, kept unless the join is cancelled.
+  bool join_pool(PoolLink& link) noexcept {
     auto expected = PoolState::Never;
-    return pool_state_.compare_exchange_strong(expected, PoolState::Member, std::memory_order_acq_rel);
+    if (!pool_state_.compare_exchange_strong(expected, PoolState::Member, std::memory_order_acq_rel))
+      return false;
+    link.ref();
+    set_pool_link(&link);
+    return true;
   }
-  void cancel_join() noexcept { pool_state_.store(PoolState::Never, std::memory_order_release); }
+  void cancel_join() noexcept {
+    PoolLink* link = pool_link();
+    set_pool_link(nullptr);
+    pool_state_.store(PoolState::Never, std::memory_order_release);
+    link->unref();
+  }
   void leave_pool() noexcept { pool_state_.store(PoolState::Left, std::memory_order_release); }
   bool in_pool() const noexcept { return pool_state_.load(std::memory_order_acquire) == PoolState::Member; }
 
@@ -81,6 +153,10 @@ class Session : public IndexNode, private Expiry {
  private:
   std::atomic<bool> timeout_always_visible_{false};
   CompactId id_;
+  // Either nothing, or a PoolLink* with bit 0 set (a pooled session without
+  // extras), or an Extras* (which holds the pool link, if any). One word
+  // for both, since a pool holds a million sessions and most have no extras.
+  std::atomic<std::uintptr_t> link_or_extras_{0};
 };
 
 // The state a session keeps for one media it set up.
@@ -91,8 +167,11 @@ class SessionMedia {
     int max;
   };
 
+  SessionMedia() = default;
   explicit SessionMedia(std::string path) : path_(std::move(path)) {}
 
+  // The path is set once, before the session media is shared between threads.
+  void set_path(std::string path) { path_ = std::move(path); }
   const std::string& path() const noexcept { return path_; }
 
   // RsRTSPState values; INIT (1) at first.
@@ -104,7 +183,7 @@ class SessionMedia {
   std::optional<Channels> alloc_channels() noexcept;
 
  private:
-  const std::string path_;
+  std::string path_;
   std::atomic<int> rtsp_state_{1};
   std::atomic<long long> next_channel_{0};
 };

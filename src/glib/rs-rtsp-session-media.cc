@@ -7,6 +7,7 @@
 
 #include "core/path-match.hh"
 #include "core/session.hh"
+#include "rs-cxx-private.hh"
 
 /**
  * RsRTSPSessionMedia:
@@ -22,48 +23,26 @@
 
 namespace {
 
+// The path and media are set in new(), never changed afterwards: readable
+// from any thread.
 struct RsRTSPSessionMediaPrivate
 {
-  // Set in new(), never changed afterwards: readable from any thread.
-  rs::core::SessionMedia *state;
-  GObject *media;
+  rs::core::SessionMedia state;
+  GObject *media = nullptr;
+
+  ~RsRTSPSessionMediaPrivate () { g_clear_object (&media); }
 };
 
 }  // namespace
 
-G_DEFINE_TYPE_WITH_PRIVATE (RsRTSPSessionMedia, rs_rtsp_session_media, G_TYPE_OBJECT)
-
-static RsRTSPSessionMediaPrivate *
-get_priv (RsRTSPSessionMedia *self) noexcept
-{
-  return static_cast<RsRTSPSessionMediaPrivate *> (rs_rtsp_session_media_get_instance_private (self));
-}
-
-static void
-rs_rtsp_session_media_finalize (GObject *object) noexcept
-{
-  auto *priv = get_priv (RS_RTSP_SESSION_MEDIA (object));
-
-  delete priv->state;
-  g_clear_object (&priv->media);
-
-  G_OBJECT_CLASS (rs_rtsp_session_media_parent_class)->finalize (object);
-}
+// A session media made with g_object_new() has an empty path and no media
+// until rs_rtsp_session_media_new() fills them in.
+RS_DEFINE_TYPE_WITH_CXX_PRIVATE (RsRTSPSessionMedia, rs_rtsp_session_media, G_TYPE_OBJECT, RsRTSPSessionMediaPrivate)
 
 static void
 rs_rtsp_session_media_class_init (RsRTSPSessionMediaClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = rs_rtsp_session_media_finalize;
-}
-
-static void
-rs_rtsp_session_media_init (RsRTSPSessionMedia *self)
-{
-  // A session media made with g_object_new() has an empty path and no media
-  // until rs_rtsp_session_media_new() fills them in.
-  auto *priv = get_priv (self);
-  priv->state = new rs::core::SessionMedia ("");
-  priv->media = nullptr;
 }
 
 /**
@@ -86,10 +65,9 @@ rs_rtsp_session_media_new (const gchar *path, GObject *media) noexcept
   g_return_val_if_fail (G_IS_OBJECT (media), nullptr);
 
   auto *self = static_cast<RsRTSPSessionMedia *> (g_object_new (RS_TYPE_RTSP_SESSION_MEDIA, nullptr));
-  auto *priv = get_priv (self);
-  delete priv->state;
-  priv->state = new rs::core::SessionMedia (path);
-  priv->media = media;
+  auto &priv = get_priv (self);
+  priv.state.set_path (path);
+  priv.media = media;
   return self;
 }
 
@@ -117,7 +95,7 @@ rs_rtsp_session_media_matches (RsRTSPSessionMedia *media, const gchar *path, gin
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), FALSE);
   g_return_val_if_fail (path != nullptr, FALSE);
 
-  auto length = rs::core::match_path (get_priv (media)->state->path (), path);
+  auto length = rs::core::match_path (get_priv (media).state.path (), path);
   if (!length)
     return FALSE;
   if (matched != nullptr)
@@ -140,7 +118,7 @@ GObject *
 rs_rtsp_session_media_get_media (RsRTSPSessionMedia *media) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), nullptr);
-  return get_priv (media)->media;
+  return get_priv (media).media;
 }
 
 /**
@@ -157,7 +135,7 @@ const gchar *
 rs_rtsp_session_media_get_path (RsRTSPSessionMedia *media) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), nullptr);
-  return get_priv (media)->state->path ().c_str ();
+  return get_priv (media).state.path ().c_str ();
 }
 
 /**
@@ -174,7 +152,7 @@ rs_rtsp_session_media_set_rtsp_state (RsRTSPSessionMedia *media, RsRTSPState sta
 {
   g_return_if_fail (RS_IS_RTSP_SESSION_MEDIA (media));
   g_return_if_fail (state >= RS_RTSP_STATE_INVALID && state <= RS_RTSP_STATE_RECORDING);
-  get_priv (media)->state->set_rtsp_state (state);
+  get_priv (media).state.set_rtsp_state (state);
 }
 
 /**
@@ -192,7 +170,7 @@ RsRTSPState
 rs_rtsp_session_media_get_rtsp_state (RsRTSPSessionMedia *media) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), RS_RTSP_STATE_INVALID);
-  return static_cast<RsRTSPState> (get_priv (media)->state->rtsp_state ());
+  return static_cast<RsRTSPState> (get_priv (media).state.rtsp_state ());
 }
 
 /**
@@ -214,7 +192,7 @@ rs_rtsp_session_media_alloc_channels (RsRTSPSessionMedia *media, RsRTSPRange *ra
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), FALSE);
   g_return_val_if_fail (range != nullptr, FALSE);
 
-  auto channels = get_priv (media)->state->alloc_channels ();
+  auto channels = get_priv (media).state.alloc_channels ();
   if (!channels)
     return FALSE;
   range->min = channels->min;

@@ -5,13 +5,14 @@
 
 #include <algorithm>
 #include <climits>
-#include <memory>
+#include <string>
 #include <mutex>
 #include <vector>
 
 #include "core/pool-engine.hh"
 #include "core/session-header.hh"
 #include "core/session-id.hh"
+#include "rs-cxx-private.hh"
 #include "rs-rtsp-session-private.hh"
 
 /**
@@ -32,16 +33,34 @@
 
 namespace {
 
-constexpr int kMaxIdAttempts = 100;
+void
+ref_session (rs::core::Session *core) noexcept
+{
+  g_object_ref (rs_rtsp_session_from_core (core));
+}
+
+void
+unref_session (rs::core::Session *core) noexcept
+{
+  g_object_unref (rs_rtsp_session_from_core (core));
+}
+
+void wake_watches (RsRTSPSessionPool *pool) noexcept;
 
 struct RsRTSPSessionPoolPrivate
 {
-  std::unique_ptr<rs::core::PoolEngine> engine;
-  std::atomic<guint> max_sessions{0};
   // Protects watches: the sources made by create_watch() that are still
   // alive. A leaf lock; taken under the engine's locks by its wakeup hook.
   std::mutex watches_lock;
   std::vector<GSource *> watches;
+  // Last, so that it goes first: until it is gone, a session's
+  // set_timeout() may still reach the wakeup hook, which uses the watches.
+  rs::core::PoolEngine engine;
+
+  explicit RsRTSPSessionPoolPrivate (RsRTSPSessionPool *pool)
+      : engine (rs::core::SessionOps{ ref_session, unref_session }, [pool] { wake_watches (pool); })
+  {
+  }
 };
 
 enum
@@ -60,32 +79,14 @@ enum
 GParamSpec *properties[N_PROPS];
 guint signals[N_SIGNALS];
 
-void
-ref_session (rs::core::Session *core) noexcept
-{
-  g_object_ref (rs_rtsp_session_from_core (core));
-}
-
-void
-unref_session (rs::core::Session *core) noexcept
-{
-  g_object_unref (rs_rtsp_session_from_core (core));
-}
-
 }  // namespace
 
-G_DEFINE_TYPE_WITH_PRIVATE (RsRTSPSessionPool, rs_rtsp_session_pool, G_TYPE_OBJECT)
-
-static RsRTSPSessionPoolPrivate &
-get_priv (RsRTSPSessionPool *pool) noexcept
-{
-  return *static_cast<RsRTSPSessionPoolPrivate *> (rs_rtsp_session_pool_get_instance_private (pool));
-}
+RS_DEFINE_TYPE_WITH_CXX_PRIVATE (RsRTSPSessionPool, rs_rtsp_session_pool, G_TYPE_OBJECT, RsRTSPSessionPoolPrivate)
 
 static rs::core::PoolEngine &
 get_engine (RsRTSPSessionPool *pool) noexcept
 {
-  return *get_priv (pool).engine;
+  return get_priv (pool).engine;
 }
 
 // Emits session-removed for each session and drops the reference the pool
@@ -125,17 +126,6 @@ rs_rtsp_session_pool_dispose (GObject *object) noexcept
   // still a whole object.
   finish_removals (pool, get_engine (pool).take_all ());
   G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->dispose (object);
-}
-
-static void
-rs_rtsp_session_pool_finalize (GObject *object) noexcept
-{
-  auto &priv = get_priv (RS_RTSP_SESSION_POOL (object));
-  // The engine first: until it is gone, a session's set_timeout() may still
-  // reach the wakeup hook, which uses the watch list.
-  priv.engine.reset ();
-  priv.~RsRTSPSessionPoolPrivate ();
-  G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->finalize (object);
 }
 
 static void
@@ -209,7 +199,9 @@ rs_rtsp_session_pool_class_init (RsRTSPSessionPoolClass *klass)
                     G_TYPE_NONE, 1, RS_TYPE_RTSP_SESSION);
 }
 
-static void
+namespace {
+
+void
 wake_watches (RsRTSPSessionPool *pool) noexcept
 {
   auto &priv = get_priv (pool);
@@ -219,13 +211,7 @@ wake_watches (RsRTSPSessionPool *pool) noexcept
       g_main_context_wakeup (context);
 }
 
-static void
-rs_rtsp_session_pool_init (RsRTSPSessionPool *pool)
-{
-  auto *priv = new (rs_rtsp_session_pool_get_instance_private (pool)) RsRTSPSessionPoolPrivate ();
-  priv->engine = std::make_unique<rs::core::PoolEngine> (rs::core::SessionOps{ref_session, unref_session},
-                                                         [pool] { wake_watches (pool); });
-}
+}  // namespace
 
 /**
  * rs_rtsp_session_pool_new:
@@ -255,7 +241,7 @@ void
 rs_rtsp_session_pool_set_max_sessions (RsRTSPSessionPool *pool, guint max) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION_POOL (pool));
-  if (get_priv (pool).max_sessions.exchange (max, std::memory_order_relaxed) != max)
+  if (get_engine (pool).set_max_sessions (max) != max)
     g_object_notify_by_pspec (G_OBJECT (pool), properties[PROP_MAX_SESSIONS]);
 }
 
@@ -273,7 +259,7 @@ guint
 rs_rtsp_session_pool_get_max_sessions (RsRTSPSessionPool *pool) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
-  return get_priv (pool).max_sessions.load (std::memory_order_relaxed);
+  return get_engine (pool).max_sessions ();
 }
 
 /**
@@ -315,87 +301,73 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
 
-  auto &engine = get_engine (pool);
   RsRTSPSessionPoolClass *klass = RS_RTSP_SESSION_POOL_GET_CLASS (pool);
-  const guint max = rs_rtsp_session_pool_get_max_sessions (pool);
+  using Failure = rs::core::PoolEngine::CreateFailure;
+  std::string wrong_type;
+  auto created = get_engine (pool).create (
+      klass->create_session_id != default_create_session_id,
+      [&] (std::string &id) {
+        g_autofree gchar *made = klass->create_session_id ? klass->create_session_id (pool) : nullptr;
+        if (made == nullptr)
+          return false;
+        id = made;
+        return true;
+      },
+      [&] (const char *id) {
+        RsRTSPSession *session = klass->create_session ? klass->create_session (pool, id) : nullptr;
+        if (session != nullptr && !RS_IS_RTSP_SESSION (session))
+          {
+            wrong_type = G_OBJECT_TYPE_NAME (session);
+            g_object_unref (session);
+            return rs::core::PoolEngine::MadeSession{ nullptr, true };
+          }
+        return rs::core::PoolEngine::MadeSession{ session ? rs_rtsp_session_get_core (session) : nullptr, false };
+      });
+  if (created.session != nullptr)
+    return rs_rtsp_session_from_core (created.session);
 
-  for (int attempt = 0; attempt < kMaxIdAttempts; attempt++)
+  switch (created.failure)
     {
-      if (max != 0 && engine.size () >= max)
-        return nullptr;
-      g_autofree gchar *id = klass->create_session_id ? klass->create_session_id (pool) : nullptr;
-      if (id == nullptr)
-        {
-          g_warning ("rs_rtsp_session_pool_create: no session id was made");
-          return nullptr;
-        }
-      if (klass->create_session_id != default_create_session_id && !rs::core::is_valid_session_id (id))
-        {
-          // find() could never find it again.
-          g_critical ("rs_rtsp_session_pool_create: create_session_id made an invalid session id");
-          return nullptr;
-        }
-      // Only an app's own id scheme can collide in practice: 22 random
-      // letters carry 130 bits. insert() refuses a duplicate either way.
-      if (klass->create_session_id != default_create_session_id && engine.contains_id (id))
-        continue;
-
-      // The table slot loads while the session object is built.
-      engine.prefetch (id);
-      RsRTSPSession *session = klass->create_session ? klass->create_session (pool, id) : nullptr;
-      if (session == nullptr)
-        {
-          g_warning ("rs_rtsp_session_pool_create: no session was made for id %s", id);
-          return nullptr;
-        }
-      if (!RS_IS_RTSP_SESSION (session) || g_strcmp0 (rs_rtsp_session_get_sessionid (session), id) != 0)
-        {
-          // Another id would be one create_session_id did not vouch for.
-          g_critical ("rs_rtsp_session_pool_create: create_session made %s, not an RsRTSPSession with the id "
-                      "it was given",
-                      G_OBJECT_TYPE_NAME (session));
-          g_object_unref (session);
-          return nullptr;
-        }
-
-      switch (engine.insert (rs_rtsp_session_get_core (session), max))
-        {
-        case rs::core::PoolEngine::InsertResult::Inserted:
-          return session;
-        case rs::core::PoolEngine::InsertResult::DuplicateId:
-          g_object_unref (session);
-          continue;
-        case rs::core::PoolEngine::InsertResult::Full:
-          g_object_unref (session);
-          return nullptr;
-        case rs::core::PoolEngine::InsertResult::AlreadyPooled:
-          g_critical ("rs_rtsp_session_pool_create: create_session returned session %s, which was already in a "
-                      "pool",
-                      rs_rtsp_session_get_sessionid (session));
-          g_object_unref (session);
-          return nullptr;
-        }
+    case Failure::Full:
+      break;
+    case Failure::NoId:
+      g_warning ("rs_rtsp_session_pool_create: no session id was made");
+      break;
+    case Failure::InvalidId:
+      g_critical ("rs_rtsp_session_pool_create: create_session_id made an invalid session id");
+      break;
+    case Failure::NoSession:
+      g_warning ("rs_rtsp_session_pool_create: no session was made for id %s", created.id.c_str ());
+      break;
+    case Failure::WrongKind:
+      g_critical ("rs_rtsp_session_pool_create: create_session made a %s, not an RsRTSPSession", wrong_type.c_str ());
+      break;
+    case Failure::WrongId:
+      g_critical ("rs_rtsp_session_pool_create: create_session made a session without the id %s it was given",
+                  created.id.c_str ());
+      break;
+    case Failure::AlreadyPooled:
+      g_critical ("rs_rtsp_session_pool_create: create_session returned session %s, which was already in a pool",
+                  created.id.c_str ());
+      break;
+    case Failure::NoUnusedId:
+      g_warning ("rs_rtsp_session_pool_create: no unused session id in %d attempts",
+                 rs::core::PoolEngine::kMaxIdAttempts);
+      break;
     }
-  g_warning ("rs_rtsp_session_pool_create: no unused session id in %d attempts", kMaxIdAttempts);
   return nullptr;
 }
 
-// A new reference to the session with `sessionid` whose owner is `owner`,
-// touched; nullptr otherwise. An invalid id is refused after at most 257
-// bytes, whatever its length.
-static bool
-has_owner (rs::core::Session *core, const void *owner) noexcept
-{
-  return rs_rtsp_session_has_owner (rs_rtsp_session_from_core (core), static_cast<const gchar *> (owner));
-}
-
+// A new reference to the session with `sessionid` (and `owner`, if
+// `check_owner`), touched; nullptr otherwise. An invalid id is refused
+// after at most 257 bytes, whatever its length.
 static RsRTSPSession *
 find_session (RsRTSPSessionPool *pool, const gchar *sessionid, bool check_owner, const gchar *owner) noexcept
 {
   if (!rs::core::is_valid_session_id (sessionid))
     return nullptr;
-  // A session with another owner is as if it did not exist, and untouched.
-  rs::core::Session *core = get_engine (pool).find (sessionid, true, check_owner ? has_owner : nullptr, owner);
+  auto &engine = get_engine (pool);
+  rs::core::Session *core = check_owner ? engine.find_owned (sessionid, owner) : engine.find (sessionid, true);
   return core ? rs_rtsp_session_from_core (core) : nullptr;
 }
 
@@ -539,54 +511,24 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
 
-  auto &engine = get_engine (pool);
   GList *result = nullptr;
-  // Every session shown so far, sorted, each with a reference held to the
-  // end, so that no address is reused by a new session meanwhile.
-  std::vector<rs::core::Session *> visited;
-  for (;;)
-    {
-      std::vector<rs::core::Session *> pending = engine.snapshot ();
-      std::vector<rs::core::Session *> fresh;
-      for (rs::core::Session *core : pending)
-        {
-          if (std::binary_search (visited.begin (), visited.end (), core))
-            g_object_unref (rs_rtsp_session_from_core (core));
-          else
-            fresh.push_back (core);
-        }
-      if (fresh.empty ())
-        break;
-
-      for (rs::core::Session *core : fresh)
-        {
-          // Removed by an earlier callback: not shown.
-          if (!core->in_pool ())
-            continue;
-          RsRTSPSession *session = rs_rtsp_session_from_core (core);
-          RsRTSPFilterResult answer = func ? func (pool, session, user_data) : RS_RTSP_FILTER_REF;
-          switch (answer)
-            {
-            case RS_RTSP_FILTER_REMOVE:
-              if (engine.remove (core))
-                finish_removals (pool, {core});
-              break;
-            case RS_RTSP_FILTER_REF:
-              result = g_list_prepend (result, g_object_ref (session));
-              break;
-            case RS_RTSP_FILTER_KEEP:
-            default:
-              break;
-            }
-        }
-      // Sessions the callbacks created are shown in another round.
-      visited.insert (visited.end (), fresh.begin (), fresh.end ());
-      std::sort (visited.begin (), visited.end ());
-      if (func == nullptr)
-        break;  // nothing can have changed
-    }
-  for (rs::core::Session *core : visited)
-    g_object_unref (rs_rtsp_session_from_core (core));
+  get_engine (pool).filter (
+      [&] (rs::core::Session *core) {
+        if (func == nullptr)
+          return rs::core::FilterDecision::Ref;
+        switch (func (pool, rs_rtsp_session_from_core (core), user_data))
+          {
+          case RS_RTSP_FILTER_REMOVE:
+            return rs::core::FilterDecision::Remove;
+          case RS_RTSP_FILTER_REF:
+            return rs::core::FilterDecision::Ref;
+          case RS_RTSP_FILTER_KEEP:
+          default:
+            return rs::core::FilterDecision::Keep;
+          }
+      },
+      [&] (rs::core::Session *core) { result = g_list_prepend (result, g_object_ref (rs_rtsp_session_from_core (core))); },
+      [&] (rs::core::Session *core) { finish_removals (pool, { core }); });
   return result;
 }
 

@@ -8,8 +8,5 @@
 
 rs::core::Session *rs_rtsp_session_get_core (RsRTSPSession *session) noexcept;
 RsRTSPSession *rs_rtsp_session_from_core (rs::core::Session *core) noexcept;
-// Whether the session's owner equals `owner` (both NULL counts as equal),
-// compared in constant time.
-bool rs_rtsp_session_has_owner (RsRTSPSession *session, const gchar *owner) noexcept;
 // A session of `type` (RS_TYPE_RTSP_SESSION or a subclass) with `sessionid`.
 RsRTSPSession *rs_rtsp_session_new_with_type (GType type, const gchar *sessionid) noexcept;

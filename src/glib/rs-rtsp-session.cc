@@ -4,8 +4,7 @@
 #include "rs-rtsp-session.h"
 
 #include <limits>
-#include <mutex>
-#include <new>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -13,6 +12,7 @@
 #include "core/media-registry.hh"
 #include "core/session-header.hh"
 #include "core/session.hh"
+#include "rs-cxx-private.hh"
 #include "rs-object-ref.hh"
 #include "rs-rtsp-session-private.hh"
 
@@ -40,44 +40,27 @@ namespace {
 using MediaHandle = rs::glib::ObjectRef<RsRTSPSessionMedia>;
 using MediaRegistry = rs::core::MediaRegistry<MediaHandle>;
 
-// What only some sessions need, allocated on first use: the medias (on
-// the first manage_media()) and the owner (when it is set).
-struct SessionExtras
+// The session's medias, attached to the core session on the first
+// manage_media(): most sessions of a pool that is only being measured never
+// have one, and a pool holds a million sessions.
+struct SessionMedias : rs::core::Session::Attachment
 {
-  MediaRegistry medias;  // has its own leaf lock
-  // Protects owner. A leaf lock.
-  std::mutex owner_lock;
-  std::optional<std::string> owner;
+  MediaRegistry registry;  // has its own leaf lock
 };
 
-// Lives in the instance's private data, constructed in _init and destroyed
-// in _finalize; kept small, since a pool may hold a million sessions.
+// Kept small, since a pool may hold a million sessions: the core session
+// alone.
 struct RsRTSPSessionPrivate
 {
   rs::core::Session core;
-  std::atomic<SessionExtras *> extras{nullptr};
-
-  ~RsRTSPSessionPrivate () { delete extras.load (std::memory_order_acquire); }
-
-  // The extras, made if `create` and there are none yet.
-  SessionExtras *
-  get_extras (bool create)
-  {
-    SessionExtras *current = extras.load (std::memory_order_acquire);
-    if (current != nullptr || !create)
-      return current;
-    auto *fresh = new SessionExtras ();
-    if (extras.compare_exchange_strong (current, fresh, std::memory_order_acq_rel))
-      return fresh;
-    delete fresh;  // another thread made them first
-    return current;
-  }
 
   MediaRegistry *
   media_registry (bool create)
   {
-    SessionExtras *current = get_extras (create);
-    return current ? &current->medias : nullptr;
+    auto *medias = static_cast<SessionMedias *> (core.attachment ());
+    if (medias == nullptr && create)
+      medias = static_cast<SessionMedias *> (core.attach (std::make_unique<SessionMedias> ()));
+    return medias ? &medias->registry : nullptr;
   }
 };
 
@@ -96,27 +79,19 @@ GParamSpec *properties[N_PROPS];
 
 }  // namespace
 
-G_DEFINE_TYPE_WITH_PRIVATE (RsRTSPSession, rs_rtsp_session, G_TYPE_OBJECT)
-
-static RsRTSPSessionPrivate &
-get_impl (RsRTSPSession *self) noexcept
-{
-  return *static_cast<RsRTSPSessionPrivate *> (rs_rtsp_session_get_instance_private (self));
-}
+RS_DEFINE_TYPE_WITH_CXX_PRIVATE (RsRTSPSession, rs_rtsp_session, G_TYPE_OBJECT, RsRTSPSessionPrivate)
 
 rs::core::Session *
 rs_rtsp_session_get_core (RsRTSPSession *session) noexcept
 {
-  return &get_impl (session).core;
+  return &get_priv (session).core;
 }
 
 RsRTSPSession *
 rs_rtsp_session_from_core (rs::core::Session *core) noexcept
 {
-  // The inverse of get_instance_private(): the core is the first member of
-  // the private data, which sits at a fixed offset from the instance.
-  auto *priv = reinterpret_cast<RsRTSPSessionPrivate *> (core);
-  return reinterpret_cast<RsRTSPSession *> (reinterpret_cast<guint8 *> (priv) - RsRTSPSession_private_offset);
+  // The core is the only member of the private data, at its start.
+  return rs_rtsp_session_from_priv (reinterpret_cast<RsRTSPSessionPrivate *> (core));
 }
 
 RsRTSPSession *
@@ -125,58 +100,34 @@ rs_rtsp_session_new_with_type (GType type, const gchar *sessionid) noexcept
   auto *session = static_cast<RsRTSPSession *> (g_object_new (type, nullptr));
   // Construct-only and not yet shared: set directly, skipping the property
   // machinery, which is most of the cost of a new session.
-  get_impl (session).core.set_id (sessionid);
+  get_priv (session).core.set_id (sessionid);
   return session;
-}
-
-bool
-rs_rtsp_session_has_owner (RsRTSPSession *session, const gchar *owner) noexcept
-{
-  SessionExtras *extras = get_impl (session).get_extras (false);
-  if (extras == nullptr)
-    return owner == nullptr;
-  std::lock_guard guard (extras->owner_lock);
-  if (!extras->owner || owner == nullptr)
-    return !extras->owner && owner == nullptr;
-  return rs::core::equal_in_constant_time (*extras->owner, owner);
-}
-
-static void
-rs_rtsp_session_finalize (GObject *object) noexcept
-{
-  get_impl (RS_RTSP_SESSION (object)).~RsRTSPSessionPrivate ();
-  G_OBJECT_CLASS (rs_rtsp_session_parent_class)->finalize (object);
 }
 
 static void
 rs_rtsp_session_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
 {
-  auto &impl = get_impl (RS_RTSP_SESSION (object));
+  auto &priv = get_priv (RS_RTSP_SESSION (object));
 
   switch (prop_id)
     {
     case PROP_SESSIONID:
-      g_value_set_string (value, impl.core.id_c_str ());
+      g_value_set_string (value, priv.core.id_c_str ());
       break;
     case PROP_TIMEOUT:
-      g_value_set_uint (value, impl.core.expiry ().timeout ());
+      g_value_set_uint (value, priv.core.expiry ().timeout ());
       break;
     case PROP_TIMEOUT_ALWAYS_VISIBLE:
-      g_value_set_boolean (value, impl.core.timeout_always_visible ());
+      g_value_set_boolean (value, priv.core.timeout_always_visible ());
       break;
     case PROP_EXTRA_TIMEOUT:
-      g_value_set_uint (value, impl.core.expiry ().extra_timeout ());
+      g_value_set_uint (value, priv.core.expiry ().extra_timeout ());
       break;
     case PROP_OWNER:
-      if (SessionExtras *extras = impl.get_extras (false))
-        {
-          std::lock_guard guard (extras->owner_lock);
-          g_value_set_string (value, extras->owner ? extras->owner->c_str () : nullptr);
-        }
-      else
-        {
-          g_value_set_string (value, nullptr);
-        }
+      {
+        auto owner = priv.core.owner ();
+        g_value_set_string (value, owner ? owner->c_str () : nullptr);
+      }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -187,43 +138,31 @@ static void
 rs_rtsp_session_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
 {
   auto *self = RS_RTSP_SESSION (object);
-  auto &impl = get_impl (self);
+  auto &priv = get_priv (self);
 
   switch (prop_id)
     {
     case PROP_SESSIONID:
       {
         const gchar *id = g_value_get_string (value);
-        impl.core.set_id (id ? std::optional<std::string_view> (id) : std::nullopt);
+        priv.core.set_id (id ? std::optional<std::string_view> (id) : std::nullopt);
       }
       break;
     case PROP_TIMEOUT:
       rs_rtsp_session_set_timeout (self, g_value_get_uint (value));
       break;
     case PROP_TIMEOUT_ALWAYS_VISIBLE:
-      if (impl.core.set_timeout_always_visible (g_value_get_boolean (value)))
+      if (priv.core.set_timeout_always_visible (g_value_get_boolean (value)))
         g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_EXTRA_TIMEOUT:
-      if (impl.core.set_extra_timeout (g_value_get_uint (value)))
+      if (priv.core.set_extra_timeout (g_value_get_uint (value)))
         g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_OWNER:
       {
         const gchar *owner = g_value_get_string (value);
-        SessionExtras *extras = impl.get_extras (owner != nullptr);
-        if (extras == nullptr)
-          break;  // no owner before, none now
-        bool changed;
-        {
-          std::lock_guard guard (extras->owner_lock);
-          changed = owner ? (!extras->owner || *extras->owner != owner) : extras->owner.has_value ();
-          if (owner)
-            extras->owner.emplace (owner);
-          else
-            extras->owner.reset ();
-        }
-        if (changed)
+        if (priv.core.set_owner (owner ? std::optional<std::string_view> (owner) : std::nullopt))
           g_object_notify_by_pspec (object, pspec);
       }
       break;
@@ -308,12 +247,6 @@ rs_rtsp_session_class_init (RsRTSPSessionClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
-static void
-rs_rtsp_session_init (RsRTSPSession *self)
-{
-  new (rs_rtsp_session_get_instance_private (self)) RsRTSPSessionPrivate ();
-}
-
 /**
  * rs_rtsp_session_new:
  * @sessionid: the session id
@@ -348,7 +281,7 @@ const gchar *
 rs_rtsp_session_get_sessionid (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), nullptr);
-  return get_impl (session).core.id_c_str ();
+  return get_priv (session).core.id_c_str ();
 }
 
 /**
@@ -436,7 +369,7 @@ gchar *
 rs_rtsp_session_get_header (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), nullptr);
-  auto header = get_impl (session).core.header ();
+  auto header = get_priv (session).core.header ();
   return header ? g_strndup (header->data (), header->size ()) : nullptr;
 }
 
@@ -453,7 +386,7 @@ void
 rs_rtsp_session_set_timeout (RsRTSPSession *session, guint timeout) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  if (get_impl (session).core.set_timeout (timeout))
+  if (get_priv (session).core.set_timeout (timeout))
     g_object_notify_by_pspec (G_OBJECT (session), properties[PROP_TIMEOUT]);
 }
 
@@ -471,7 +404,7 @@ guint
 rs_rtsp_session_get_timeout (RsRTSPSession *session) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), 0);
-  return get_impl (session).core.expiry ().timeout ();
+  return get_priv (session).core.expiry ().timeout ();
 }
 
 /**
@@ -488,7 +421,7 @@ void
 rs_rtsp_session_touch (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  get_impl (session).core.touch ();
+  get_priv (session).core.touch ();
 }
 
 /**
@@ -505,7 +438,7 @@ void
 rs_rtsp_session_prevent_expire (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  get_impl (session).core.prevent_expire ();
+  get_priv (session).core.prevent_expire ();
 }
 
 /**
@@ -522,7 +455,7 @@ void
 rs_rtsp_session_allow_expire (RsRTSPSession *session) noexcept
 {
   g_return_if_fail (RS_IS_RTSP_SESSION (session));
-  if (!get_impl (session).core.allow_expire ())
+  if (!get_priv (session).core.allow_expire ())
     g_critical ("rs_rtsp_session_allow_expire: called without a matching rs_rtsp_session_prevent_expire() "
                 "on session %s",
                 rs_rtsp_session_get_sessionid (session) ? rs_rtsp_session_get_sessionid (session) : "(no id)");
@@ -546,7 +479,7 @@ gint
 rs_rtsp_session_next_timeout_usec (RsRTSPSession *session, gint64 now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), -1);
-  return get_impl (session).core.expiry ().next_timeout_ms (now);
+  return get_priv (session).core.expiry ().next_timeout_ms (now);
 }
 
 /**
@@ -565,7 +498,7 @@ gboolean
 rs_rtsp_session_is_expired_usec (RsRTSPSession *session, gint64 now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), FALSE);
-  return get_impl (session).core.expiry ().next_timeout_ms (now) == 0;
+  return get_priv (session).core.expiry ().next_timeout_ms (now) == 0;
 }
 
 G_GNUC_BEGIN_IGNORE_DEPRECATIONS
@@ -599,7 +532,7 @@ rs_rtsp_session_next_timeout (RsRTSPSession *session, GTimeVal *now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), -1);
   g_return_val_if_fail (now != nullptr, -1);
-  return get_impl (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now));
+  return get_priv (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now));
 }
 
 /**
@@ -620,7 +553,7 @@ rs_rtsp_session_is_expired (RsRTSPSession *session, GTimeVal *now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (session), FALSE);
   g_return_val_if_fail (now != nullptr, FALSE);
-  return get_impl (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now)) == 0;
+  return get_priv (session).core.expiry ().next_timeout_ms_real (timeval_to_micros (now)) == 0;
 }
 
 G_GNUC_END_IGNORE_DEPRECATIONS
@@ -647,7 +580,7 @@ rs_rtsp_session_manage_media (RsRTSPSession *sess, const gchar *path, GObject *m
 
   auto handle = MediaHandle::adopt (rs_rtsp_session_media_new (path, media));
   RsRTSPSessionMedia *session_media = handle.get ();
-  get_impl (sess).media_registry (true)->add (path, std::move (handle));
+  get_priv (sess).media_registry (true)->add (path, std::move (handle));
   return session_media;
 }
 
@@ -669,7 +602,7 @@ rs_rtsp_session_release_media (RsRTSPSession *sess, RsRTSPSessionMedia *media) n
   g_return_val_if_fail (RS_IS_RTSP_SESSION (sess), FALSE);
   g_return_val_if_fail (RS_IS_RTSP_SESSION_MEDIA (media), FALSE);
 
-  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  MediaRegistry *registry = get_priv (sess).media_registry (false);
   if (registry == nullptr)
     return FALSE;
   // The removed handle, if any, is dropped here, after the lock is released.
@@ -679,7 +612,7 @@ rs_rtsp_session_release_media (RsRTSPSession *sess, RsRTSPSessionMedia *media) n
 static MediaHandle
 lookup_media (RsRTSPSession *sess, const gchar *path, gint *matched) noexcept
 {
-  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  MediaRegistry *registry = get_priv (sess).media_registry (false);
   auto match = registry ? registry->best_match (path) : MediaRegistry::Match{};
   if (matched != nullptr)
     *matched = static_cast<gint> (std::min<std::size_t> (match.matched, std::numeric_limits<gint>::max ()));
@@ -763,7 +696,7 @@ rs_rtsp_session_filter (RsRTSPSession *sess, RsRTSPSessionFilterFunc func, gpoin
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION (sess), nullptr);
 
-  MediaRegistry *registry = get_impl (sess).media_registry (false);
+  MediaRegistry *registry = get_priv (sess).media_registry (false);
   if (registry == nullptr)
     return nullptr;
   // The callback may drop the caller's last reference to the session.
