@@ -496,7 +496,8 @@ rs_rtsp_session_pool_cleanup (RsRTSPSessionPool *pool) noexcept
  * the session as @func answers (see #RsRTSPFilterResult). @func is called
  * with no lock held and may call any method of @pool; each session is shown
  * to it once, sessions removed before their turn are not shown, and
- * sessions created meanwhile are shown too. Removed sessions get
+ * sessions that @func creates are shown too (sessions that other threads
+ * create meanwhile are not, so a filter ends on a busy pool). Removed sessions get
  * #RsRTSPSessionPool::session-removed.
  *
  * A %NULL @func collects every session.

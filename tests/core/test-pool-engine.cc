@@ -261,3 +261,251 @@ TEST_P(PoolModelTest, AgreesWithNaiveList) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, PoolModelTest, ::testing::Values(1u, 2u, 3u, 4u, 5u, 42u, 1234u, 98765u));
+
+namespace {
+
+// The create policy's session factory over CountedSession.
+struct Factory {
+  int made = 0;
+  std::string forced_id;  // when set, sessions get this id instead
+  bool refuse = false;
+  PoolEngine::MadeSession operator()(const char* id) {
+    if (refuse)
+      return {};
+    made++;
+    return {make(forced_id.empty() ? id : forced_id), false};
+  }
+};
+
+}  // namespace
+
+TEST(PoolEngineCreate, DefaultIdsAreRandomAndValid) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Factory factory;
+  auto no_ids = [](std::string&) { ADD_FAILURE() << "asked for a custom id"; return false; };
+  auto first = engine.create(false, no_ids, factory);
+  auto second = engine.create(false, no_ids, factory);
+  ASSERT_NE(first.session, nullptr);
+  ASSERT_NE(second.session, nullptr);
+  EXPECT_EQ(first.session->id().size(), rs::core::kSessionIdLength);
+  EXPECT_TRUE(rs::core::is_valid_session_id(first.session->id()));
+  EXPECT_NE(first.session->id(), second.session->id());
+  EXPECT_EQ(engine.size(), 2u);
+  unref(first.session);
+  unref(second.session);
+  for (Session* s : engine.take_all())
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngineCreate, CustomIdsRetryOnCollisionAndRefuseInvalidOnes) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Factory factory;
+  std::vector<std::string> scheme = {"taken", "taken", "fresh"};
+  std::size_t next = 0;
+  auto ids = [&](std::string& id) {
+    if (next >= scheme.size())
+      return false;
+    id = scheme[next++];
+    return true;
+  };
+  auto a = engine.create(true, ids, factory);
+  ASSERT_NE(a.session, nullptr);
+  EXPECT_EQ(a.session->id(), "taken");
+  auto b = engine.create(true, ids, factory);  // "taken" again, then "fresh"
+  ASSERT_NE(b.session, nullptr);
+  EXPECT_EQ(b.session->id(), "fresh");
+  EXPECT_EQ(factory.made, 2);  // no object is built for a colliding id
+
+  auto none = engine.create(true, ids, factory);
+  EXPECT_EQ(none.session, nullptr);
+  EXPECT_EQ(none.failure, PoolEngine::CreateFailure::NoId);
+
+  scheme = {"bad id;with=stuff"};
+  next = 0;
+  auto invalid = engine.create(true, ids, factory);
+  EXPECT_EQ(invalid.session, nullptr);
+  EXPECT_EQ(invalid.failure, PoolEngine::CreateFailure::InvalidId);
+
+  auto always_taken = [](std::string& id) { id = "taken"; return true; };
+  auto exhausted = engine.create(true, always_taken, factory);
+  EXPECT_EQ(exhausted.failure, PoolEngine::CreateFailure::NoUnusedId);
+  EXPECT_EQ(engine.size(), 2u);
+  unref(a.session);
+  unref(b.session);
+  for (Session* s : engine.take_all())
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngineCreate, FactoryFailuresAndLimits) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  auto no_ids = [](std::string&) { return false; };
+  Factory refusing;
+  refusing.refuse = true;
+  EXPECT_EQ(engine.create(false, no_ids, refusing).failure, PoolEngine::CreateFailure::NoSession);
+  EXPECT_EQ(engine.create(false, no_ids, [](const char*) { return PoolEngine::MadeSession{nullptr, true}; }).failure,
+            PoolEngine::CreateFailure::WrongKind);
+  Factory liar;
+  liar.forced_id = "not-the-id-given";
+  EXPECT_EQ(engine.create(false, no_ids, liar).failure, PoolEngine::CreateFailure::WrongId);
+  EXPECT_EQ(Counted::alive, 0);  // the policy dropped what it refused
+
+  Counted* pooled = make("pooled");
+  PoolEngine other({ref, unref});
+  ASSERT_EQ(other.insert(pooled, 0), PoolEngine::InsertResult::Inserted);
+  auto reused = engine.create(false, no_ids, [&](const char*) {
+    ref(pooled);
+    return PoolEngine::MadeSession{pooled, false};
+  });
+  // The id check comes first: a session from elsewhere has another id.
+  EXPECT_EQ(reused.failure, PoolEngine::CreateFailure::WrongId);
+
+  Factory factory;
+  EXPECT_EQ(engine.set_max_sessions(1), 0u);
+  auto one = engine.create(false, no_ids, factory);
+  ASSERT_NE(one.session, nullptr);
+  EXPECT_EQ(engine.create(false, no_ids, factory).failure, PoolEngine::CreateFailure::Full);
+  EXPECT_EQ(factory.made, 1);  // a full pool builds nothing
+  unref(one.session);
+  for (Session* s : engine.take_all())
+    unref(s);
+  for (Session* s : other.take_all())
+    unref(s);
+  unref(pooled);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngineCreate, AlreadyPooledSessionIsRefused) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  PoolEngine other({ref, unref});
+  Counted* pooled = nullptr;
+  auto ids = [](std::string& id) { id = "shared"; return true; };
+  pooled = make("shared");
+  ASSERT_EQ(other.insert(pooled, 0), PoolEngine::InsertResult::Inserted);
+  auto result = engine.create(true, ids, [&](const char*) {
+    ref(pooled);
+    return PoolEngine::MadeSession{pooled, false};
+  });
+  EXPECT_EQ(result.failure, PoolEngine::CreateFailure::AlreadyPooled);
+  EXPECT_EQ(result.id, "shared");
+  EXPECT_EQ(engine.size(), 0u);
+  for (Session* s : other.take_all())
+    unref(s);
+  unref(pooled);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(SessionOwner, BindingAndConstantTimeCheck) {
+  Counted* s = make("s");
+  EXPECT_FALSE(s->owner().has_value());
+  EXPECT_TRUE(s->has_owner(nullptr));
+  EXPECT_FALSE(s->has_owner("alice"));
+  EXPECT_FALSE(s->set_owner(std::nullopt));  // none before, none now
+  EXPECT_TRUE(s->set_owner("alice"));
+  EXPECT_FALSE(s->set_owner("alice"));
+  EXPECT_EQ(s->owner(), "alice");
+  EXPECT_TRUE(s->has_owner("alice"));
+  EXPECT_FALSE(s->has_owner("alicE"));
+  EXPECT_FALSE(s->has_owner("alice2"));
+  EXPECT_FALSE(s->has_owner(""));
+  EXPECT_FALSE(s->has_owner(nullptr));
+  EXPECT_TRUE(s->set_owner(std::nullopt));
+  EXPECT_TRUE(s->has_owner(nullptr));
+  unref(s);
+}
+
+TEST(SessionOwner, FindOwnedIgnoresOthersAndDoesNotTouch) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Counted* s = make("s");
+  s->set_owner("alice");  // extras made before joining: the pool link goes into them
+  engine.insert(s, 0);
+  const Micros touched = s->expiry().last_access();
+  clock.advance(kSecond);
+  EXPECT_EQ(engine.find_owned("s", "mallory"), nullptr);
+  EXPECT_EQ(s->expiry().last_access(), touched);
+  Session* found = engine.find_owned("s", "alice");
+  EXPECT_EQ(found, s);
+  EXPECT_EQ(s->expiry().last_access(), clock.now());
+  unref(found);
+  // A lowered deadline still reaches the pool through the extras.
+  s->set_extra_timeout(0);
+  s->set_timeout(1);
+  EXPECT_EQ(engine.take_expired(clock.now() + kSecond).size(), 1u);
+  unref(s);
+  unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(SessionOwner, ExtrasMadeAfterJoiningKeepThePoolLink) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  Counted* s = make("s");
+  engine.insert(s, 0);
+  s->set_owner("bob");  // moves the link into the new extras
+  s->set_extra_timeout(0);
+  s->set_timeout(2);
+  EXPECT_EQ(engine.take_expired(clock.now() + 2 * kSecond).size(), 1u);
+  unref(s);
+  unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, LoweredDeadlineReachesItsPoolAmongManyPools) {
+  FakeClock clock(1000 * kSecond);
+  std::vector<std::unique_ptr<PoolEngine>> engines;
+  for (int i = 0; i < 1000; i++)
+    engines.push_back(std::make_unique<PoolEngine>(rs::core::SessionOps{ref, unref}));
+  Counted* s = make("s");
+  engines[500]->insert(s, 0);
+  s->set_extra_timeout(0);
+  s->set_timeout(1);
+  for (int i = 0; i < 1000; i++)
+    EXPECT_EQ(engines[i]->take_expired(clock.now() + kSecond).size(), i == 500 ? 1u : 0u);
+  unref(s);
+  unref(s);
+  engines.clear();
+  EXPECT_EQ(Counted::alive, 0);
+}
+
+TEST(PoolEngine, FilterShowsWhatItsCallbackCreates) {
+  FakeClock clock(1000 * kSecond);
+  PoolEngine engine({ref, unref});
+  for (const char* id : {"a", "b"})
+    engine.insert(make(id), 0);
+  for (Session* s : engine.snapshot()) {
+    unref(s);  // make()'s
+    unref(s);  // snapshot's
+  }
+  std::set<std::string> shown, kept, removed;
+  engine.filter(
+      [&](Session* s) {
+        shown.insert(std::string(s->id()));
+        if (s->id() == "a") {
+          Counted* c = make("c");
+          engine.insert(c, 0);
+          unref(c);
+          Session* b = engine.find("b");
+          EXPECT_TRUE(engine.remove(b));  // b is never shown
+          unref(b);  // the pool's
+          unref(b);  // find's
+        }
+        return s->id() == "c" ? rs::core::FilterDecision::Remove : rs::core::FilterDecision::Ref;
+      },
+      [&](Session* s) { kept.insert(std::string(s->id())); },
+      [&](Session* s) {
+        removed.insert(std::string(s->id()));
+        unref(s);
+      });
+  EXPECT_EQ(shown, (std::set<std::string>{"a", "c"}));
+  EXPECT_EQ(kept, std::set<std::string>{"a"});
+  EXPECT_EQ(removed, std::set<std::string>{"c"});
+  for (Session* s : engine.take_all())
+    unref(s);
+  EXPECT_EQ(Counted::alive, 0);
+}
