@@ -17,7 +17,7 @@ constexpr int kIterations = 50000;
 }  // namespace
 
 TEST(Concurrency, OneSessionManyThreads) {
-  RsRTSPSession* session = rs_rtsp_session_new("shared");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("shared");
   for (const char* path : {"/a", "/a/b", "/c"})
     rs_rtsp_session_manage_media(session, path, G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
 
@@ -50,12 +50,11 @@ TEST(Concurrency, OneSessionManyThreads) {
     while (!go) {}
     for (int i = 0; i < kIterations; i++) {
       gint matched = 0;
-      RsRTSPSessionMedia* media = rs_rtsp_session_dup_media(session, "/a/b/c", &matched);
+      g_autoptr(RsRTSPSessionMedia) media = rs_rtsp_session_dup_media(session, "/a/b/c", &matched);
       if (media) {
         found++;
         EXPECT_EQ(matched, 4);
         EXPECT_STREQ(rs_rtsp_session_media_get_path(media), "/a/b");
-        g_object_unref(media);
       }
       rs_rtsp_session_prevent_expire(session);
       rs_rtsp_session_allow_expire(session);
@@ -68,7 +67,7 @@ TEST(Concurrency, OneSessionManyThreads) {
       RsRTSPSessionMedia* temp =
           rs_rtsp_session_manage_media(session, "/tmp", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
       (void) temp;
-      GList* all = rs_rtsp_session_filter(
+      g_autolist(RsRTSPSessionMedia) all = rs_rtsp_session_filter(
           session,
           [](RsRTSPSession*, RsRTSPSessionMedia* media, gpointer) {
             return g_str_equal(rs_rtsp_session_media_get_path(media), "/tmp") ? RS_RTSP_FILTER_REMOVE
@@ -76,7 +75,6 @@ TEST(Concurrency, OneSessionManyThreads) {
           },
           nullptr);
       filtered += static_cast<int>(g_list_length(all));
-      g_list_free_full(all, g_object_unref);
     }
   });
 
@@ -86,9 +84,7 @@ TEST(Concurrency, OneSessionManyThreads) {
 
   EXPECT_EQ(found.load(), kIterations);
   EXPECT_GE(filtered.load(), 3 * (kIterations / 10));
-  GList* remaining = rs_rtsp_session_filter(session, nullptr, nullptr);
+  g_autolist(RsRTSPSessionMedia) remaining = rs_rtsp_session_filter(session, nullptr, nullptr);
   EXPECT_EQ(g_list_length(remaining), 3u);  // every /tmp was removed
-  g_list_free_full(remaining, g_object_unref);
   EXPECT_LT(rs_rtsp_session_get_timeout(session), 90u);
-  g_object_unref(session);
 }

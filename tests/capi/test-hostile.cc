@@ -21,8 +21,8 @@ std::string header_of(RsRTSPSession* session) {
 }  // namespace
 
 TEST(Hostile, MaximalTimeouts) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
   rs_rtsp_session_set_timeout(session, G_MAXUINT);
   g_object_set(session, "extra-timeout", G_MAXUINT, nullptr);
   const std::string id = rs_rtsp_session_get_sessionid(session);
@@ -37,13 +37,13 @@ TEST(Hostile, MaximalTimeouts) {
 
   // The watch of a pool whose only session expires in 2^33 s sleeps for
   // G_MAXINT ms at most, without overflowing.
-  RsRTSPSession* far = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) far = rs_rtsp_session_pool_create(pool);
   // Through 0, so that the pool re-indexes it at once (a raised timeout is
   // only noticed when its old slot comes up).
   rs_rtsp_session_set_timeout(far, 0);
   rs_rtsp_session_set_timeout(far, G_MAXUINT);
-  GMainContext* context = g_main_context_new();
-  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GSource) watch = rs_rtsp_session_pool_create_watch(pool);
   g_source_set_callback(watch, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr, nullptr);
   g_source_attach(watch, context);
   gint priority, timeout = 0;
@@ -53,51 +53,46 @@ TEST(Hostile, MaximalTimeouts) {
   EXPECT_EQ(timeout, G_MAXINT);
   g_main_context_check(context, priority, fds, 0);
   g_source_destroy(watch);
-  g_source_unref(watch);
-  g_main_context_unref(context);
-
-  g_object_unref(far);
-  g_object_unref(session);
-  g_object_unref(pool);
 }
 
 TEST(Hostile, HugeAndStrangeIds) {
   ExpectCriticals criticals;  // none expected: this is not programmer error
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
   const std::string id = rs_rtsp_session_get_sessionid(session);
 
   std::string huge(1 << 20, 'a');
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, huge.c_str()), nullptr);
-  EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, huge.c_str(), nullptr), nullptr);
+  g_autoptr(RsRTSPSession) huge_found = rs_rtsp_session_pool_find(pool, huge.c_str());
+  EXPECT_EQ(huge_found, nullptr);
+  g_autoptr(RsRTSPSession) huge_found_owned = rs_rtsp_session_pool_find_owned(pool, huge.c_str(), nullptr);
+  EXPECT_EQ(huge_found_owned, nullptr);
   EXPECT_FALSE(rs_rtsp_session_id_is_valid(huge.c_str()));
   for (int byte = 1; byte < 256; byte++) {
     std::string odd = id;
     odd[5] = static_cast<char>(byte);
-    RsRTSPSession* found = rs_rtsp_session_pool_find(pool, odd.c_str());
+    g_autoptr(RsRTSPSession) found = rs_rtsp_session_pool_find(pool, odd.c_str());
     EXPECT_EQ(found, odd == id ? session : nullptr) << byte;
-    if (found)
-      g_object_unref(found);
-    EXPECT_EQ(rs_rtsp_session_pool_find(pool, (id + static_cast<char>(byte)).c_str()), nullptr) << byte;
+    g_autoptr(RsRTSPSession) longer = rs_rtsp_session_pool_find(pool, (id + static_cast<char>(byte)).c_str());
+    EXPECT_EQ(longer, nullptr) << byte;
   }
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, ""), nullptr);
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str()), nullptr);
+  g_autoptr(RsRTSPSession) empty = rs_rtsp_session_pool_find(pool, "");
+  EXPECT_EQ(empty, nullptr);
+  g_autoptr(RsRTSPSession) prefix = rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str());
+  EXPECT_EQ(prefix, nullptr);
 
   // A session made by hand may carry any id; the header shows it as it is.
-  RsRTSPSession* big = rs_rtsp_session_new(huge.c_str());
+  g_autoptr(RsRTSPSession) big = rs_rtsp_session_new(huge.c_str());
   EXPECT_EQ(rs_rtsp_session_get_sessionid(big), huge);
   EXPECT_EQ(header_of(big).size(), huge.size());
-  g_object_unref(big);
+  g_clear_object(&big);  // finalized before the criticals are counted
 
   EXPECT_EQ(criticals.count(), 0);
-  g_object_unref(session);
-  g_object_unref(pool);
 }
 
 TEST(Hostile, HeaderParse) {
   g_autofree gchar* id = nullptr;
   guint timeout = 0;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   EXPECT_TRUE(rs_rtsp_session_header_parse(" k3y ;Timeout = 30 ;x=\"a;b\"", &id, &timeout, &error));
   EXPECT_STREQ(id, "k3y");
   EXPECT_EQ(timeout, 30u);
@@ -114,7 +109,7 @@ TEST(Hostile, HeaderParse) {
       {"a;=1", RS_RTSP_SESSION_ERROR_MALFORMED},
   };
   for (const auto& b : bad) {
-    gchar* untouched = nullptr;
+    g_autofree gchar* untouched = nullptr;
     guint untouched_timeout = 77;
     EXPECT_FALSE(rs_rtsp_session_header_parse(b.value, &untouched, &untouched_timeout, &error)) << b.value;
     EXPECT_TRUE(g_error_matches(error, RS_RTSP_SESSION_ERROR, b.code)) << b.value;
@@ -125,9 +120,8 @@ TEST(Hostile, HeaderParse) {
   // Errors are reported without a GError too.
   EXPECT_FALSE(rs_rtsp_session_header_parse("a b", nullptr, nullptr, nullptr));
 
-  GEnumClass* codes = static_cast<GEnumClass*>(g_type_class_ref(RS_TYPE_RTSP_SESSION_ERROR));
+  g_autoptr(GEnumClass) codes = static_cast<GEnumClass*>(g_type_class_ref(RS_TYPE_RTSP_SESSION_ERROR));
   EXPECT_EQ(codes->n_values, 3u);
-  g_type_class_unref(codes);
 
   ExpectCriticals criticals;
   EXPECT_FALSE(rs_rtsp_session_header_parse(nullptr, nullptr, nullptr, nullptr));
@@ -136,7 +130,7 @@ TEST(Hostile, HeaderParse) {
 }
 
 TEST(Hostile, Paths) {
-  RsRTSPSession* session = rs_rtsp_session_new("paths");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("paths");
   std::string longpath = "/" + std::string(1 << 20, 'p');
   RsRTSPSessionMedia* empty = rs_rtsp_session_manage_media(session, "", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
   RsRTSPSessionMedia* root = rs_rtsp_session_manage_media(session, "/", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
@@ -155,51 +149,43 @@ TEST(Hostile, Paths) {
   EXPECT_EQ(rs_rtsp_session_get_media(session, longpath.substr(0, 1000).c_str(), &matched), root);
   EXPECT_TRUE(rs_rtsp_session_media_matches(empty, "", &matched));
   EXPECT_EQ(matched, 0);
-  g_object_unref(session);
 }
 
 TEST(Hostile, LastReferenceDroppedInSessionFilter) {
-  RsRTSPSession* session = rs_rtsp_session_new("doomed");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("doomed");
   rs_rtsp_session_manage_media(session, "/a", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
   rs_rtsp_session_manage_media(session, "/b", G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr)));
   WeakWatch alive(session);
-  bool dropped = false;
   // The callback drops the caller's only reference on its first call; the
   // filter must finish on a live session.
-  GList* kept = rs_rtsp_session_filter(
+  g_autolist(RsRTSPSessionMedia) kept = rs_rtsp_session_filter(
       session,
-      [](RsRTSPSession* sess, RsRTSPSessionMedia*, gpointer data) {
-        auto* dropped = static_cast<bool*>(data);
-        if (!*dropped) {
-          *dropped = true;
-          g_object_unref(sess);
-        }
+      [](RsRTSPSession*, RsRTSPSessionMedia*, gpointer data) {
+        // Clears the caller's pointer: later calls find it NULL.
+        g_clear_object(static_cast<RsRTSPSession**>(data));
         return RS_RTSP_FILTER_REF;
       },
-      &dropped);
+      &session);
   EXPECT_EQ(g_list_length(kept), 2u);
   EXPECT_FALSE(alive.alive());  // gone once the filter returned
-  g_list_free_full(kept, g_object_unref);
 }
 
 TEST(Hostile, LastReferenceDroppedInPoolFilterAndSignal) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* a = rs_rtsp_session_pool_create(pool);
-  RsRTSPSession* b = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) a = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) b = rs_rtsp_session_pool_create(pool);
   WeakWatch a_alive(a), b_alive(b);
   struct Held {
-    RsRTSPSession* a;
+    RsRTSPSession** a;  // the test's own a, cleared by the callback
     RsRTSPSession* b;
-  } held{a, b};
+  } held{&a, b};
   // The filter removes each session and drops the app's reference to it.
-  GList* result = rs_rtsp_session_pool_filter(
+  g_autolist(RsRTSPSession) result = rs_rtsp_session_pool_filter(
       pool,
       [](RsRTSPSessionPool*, RsRTSPSession* session, gpointer data) {
         auto* h = static_cast<Held*>(data);
-        if (session == h->a) {
-          g_object_unref(h->a);
-          h->a = nullptr;
-        }
+        if (session == *h->a)
+          g_clear_object(h->a);
         return RS_RTSP_FILTER_REMOVE;
       },
       &held);
@@ -208,28 +194,27 @@ TEST(Hostile, LastReferenceDroppedInPoolFilterAndSignal) {
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
 
   // session-removed handler dropping the app's last reference.
-  RsRTSPSession* c = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) c = rs_rtsp_session_pool_create(pool);
   WeakWatch c_alive(c);
-  gulong handler = g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, gpointer) {
+  // The handler is given the test's own c, and clears it.
+  gulong handler = g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, RsRTSPSession** owned) {
     EXPECT_NE(rs_rtsp_session_get_sessionid(s), nullptr);  // still whole
-    g_object_unref(s);
-  }), nullptr);
+    g_clear_object(owned);
+  }), &c);
   EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, c));
   EXPECT_FALSE(c_alive.alive());
   g_signal_handler_disconnect(pool, handler);
-  g_object_unref(b);
+  g_clear_object(&b);
   EXPECT_FALSE(b_alive.alive());
-  g_object_unref(pool);
 }
 
 TEST(Hostile, OwnerBinding) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
   const std::string id = rs_rtsp_session_get_sessionid(session);
   // Both unowned: equal.
-  RsRTSPSession* found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
+  g_autoptr(RsRTSPSession) found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
   EXPECT_EQ(found, session);
-  g_object_unref(found);
 
   int notifies = 0;
   g_signal_connect_swapped(session, "notify::owner", G_CALLBACK(+[](int* n) { (*n)++; }), &notifies);
@@ -245,31 +230,28 @@ TEST(Hostile, OwnerBinding) {
   rs_rtsp_session_touch(session);
   const gint64 start = g_get_monotonic_time();
   g_usleep(3000);
-  for (const char* wrong : {"bob", "alic", "alicee", "alicf", "", static_cast<const char*>(nullptr)})
-    EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, id.c_str(), wrong), nullptr) << (wrong ? wrong : "NULL");
+  for (const char* wrong : {"bob", "alic", "alicee", "alicf", "", static_cast<const char*>(nullptr)}) {
+    g_autoptr(RsRTSPSession) refused = rs_rtsp_session_pool_find_owned(pool, id.c_str(), wrong);
+    EXPECT_EQ(refused, nullptr) << (wrong ? wrong : "NULL");
+  }
   // Not touched by the failed attempts.
   EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 0);
-  found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), "alice");
-  EXPECT_EQ(found, session);
+  g_autoptr(RsRTSPSession) found_by_alice = rs_rtsp_session_pool_find_owned(pool, id.c_str(), "alice");
+  EXPECT_EQ(found_by_alice, session);
   EXPECT_GE(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 2);
-  g_object_unref(found);
   // Plain find ignores the owner, as GStreamer's does.
-  found = rs_rtsp_session_pool_find(pool, id.c_str());
-  EXPECT_EQ(found, session);
-  g_object_unref(found);
+  g_autoptr(RsRTSPSession) found_plain = rs_rtsp_session_pool_find(pool, id.c_str());
+  EXPECT_EQ(found_plain, session);
 
   g_object_set(session, "owner", nullptr, nullptr);
   EXPECT_EQ(notifies, 2);
-  found = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
-  EXPECT_EQ(found, session);
-  g_object_unref(found);
+  g_autoptr(RsRTSPSession) found_unowned = rs_rtsp_session_pool_find_owned(pool, id.c_str(), nullptr);
+  EXPECT_EQ(found_unowned, session);
 
   ExpectCriticals criticals;
   EXPECT_EQ(rs_rtsp_session_pool_find_owned(nullptr, id.c_str(), "x"), nullptr);
   EXPECT_EQ(rs_rtsp_session_pool_find_owned(pool, nullptr, "x"), nullptr);
   EXPECT_EQ(criticals.count(), 2);
-  g_object_unref(session);
-  g_object_unref(pool);
 }
 
 namespace {
@@ -291,12 +273,12 @@ void bad_id_pool_init(BadIdPool*) {}
 }  // namespace
 
 TEST(Hostile, InvalidIdFromVirtualMethod) {
-  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(bad_id_pool_get_type(), nullptr));
+  g_autoptr(RsRTSPSessionPool) pool = static_cast<RsRTSPSessionPool*>(g_object_new(bad_id_pool_get_type(), nullptr));
   ExpectCriticals criticals;
-  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  g_autoptr(RsRTSPSession) refused = rs_rtsp_session_pool_create(pool);
+  EXPECT_EQ(refused, nullptr);
   EXPECT_EQ(criticals.count(), 1);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
-  g_object_unref(pool);
 }
 
 namespace {
@@ -319,10 +301,10 @@ void other_id_pool_init(OtherIdPool*) {}
 }  // namespace
 
 TEST(Hostile, SessionWithAnotherIdFromVirtualMethod) {
-  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(other_id_pool_get_type(), nullptr));
+  g_autoptr(RsRTSPSessionPool) pool = static_cast<RsRTSPSessionPool*>(g_object_new(other_id_pool_get_type(), nullptr));
   ExpectCriticals criticals;
-  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  g_autoptr(RsRTSPSession) refused = rs_rtsp_session_pool_create(pool);
+  EXPECT_EQ(refused, nullptr);
   EXPECT_EQ(criticals.count(), 1);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
-  g_object_unref(pool);
 }

@@ -38,8 +38,9 @@ TEST(PoolStress, AllOperationsAtOnce) {
   // Class initialization runs under GLib's own locks, which TSan cannot
   // see; do it before the threads start.
   g_type_class_unref(g_type_class_ref(RS_TYPE_RTSP_SESSION));
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  // Before the pool, so that it outlives the pool's signals and weak refs.
   Totals totals;
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, Totals* t) {
     t->signals++;
     t->removed_signals[GPOINTER_TO_INT(g_object_get_data(G_OBJECT(s), "creation-number"))]++;
@@ -50,26 +51,25 @@ TEST(PoolStress, AllOperationsAtOnce) {
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
       std::mt19937 random(t + 1);
-      std::vector<RsRTSPSession*> mine;  // sessions this thread holds a reference to
+      // The sessions this thread holds a reference to.
+      g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_object_unref);
       while (!go) {}
       for (int i = 0; i < kOpsPerThread; i++) {
         const int op = random() % 100;
-        RsRTSPSession* s = mine.empty() ? nullptr : mine[random() % mine.size()];
-        if (op < 20 || mine.empty()) {
-          RsRTSPSession* fresh = rs_rtsp_session_pool_create(pool);
+        auto* s = mine->len == 0 ? nullptr : static_cast<RsRTSPSession*>(g_ptr_array_index(mine, random() % mine->len));
+        if (op < 20 || mine->len == 0) {
+          g_autoptr(RsRTSPSession) fresh = rs_rtsp_session_pool_create(pool);
           ASSERT_NE(fresh, nullptr);
           g_object_weak_ref(G_OBJECT(fresh), on_finalized, &totals);
           g_object_set_data(G_OBJECT(fresh), "creation-number", GINT_TO_POINTER(totals.created++));
           rs_rtsp_session_set_timeout(fresh, random() % 4);  // 0..3 s, 0 = never
           if (random() % 2)
             g_object_set(fresh, "extra-timeout", 0u, nullptr);
-          mine.push_back(fresh);
+          g_ptr_array_add(mine, g_steal_pointer(&fresh));
         } else if (op < 45) {
-          RsRTSPSession* found = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(s));
-          if (found) {
+          g_autoptr(RsRTSPSession) found = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(s));
+          if (found)
             rs_rtsp_session_touch(found);
-            g_object_unref(found);
-          }
         } else if (op < 55) {
           rs_rtsp_session_set_timeout(s, random() % 5);
         } else if (op < 60) {
@@ -79,20 +79,17 @@ TEST(PoolStress, AllOperationsAtOnce) {
           std::string id = rs_rtsp_session_get_sessionid(s);
           if (rs_rtsp_session_pool_remove(pool, s)) {
             totals.removed_by_remove++;
-            RsRTSPSession* again = rs_rtsp_session_pool_find(pool, id.c_str());
-            if (again) {
+            g_autoptr(RsRTSPSession) again = rs_rtsp_session_pool_find(pool, id.c_str());
+            if (again)
               totals.found_after_removal++;
-              g_object_unref(again);
-            }
           }
-          mine.erase(std::find(mine.begin(), mine.end(), s));
-          g_object_unref(s);
+          g_ptr_array_remove(mine, s);  // drops this thread's reference
         } else if (op < 85) {
           // Judge expiry up to 10 s ahead, so that sessions really expire.
           const gint64 when = g_get_monotonic_time() + (random() % 10) * kSecond;
           totals.removed_by_cleanup += rs_rtsp_session_pool_cleanup_usec(pool, when);
         } else if (op < 88) {
-          GList* removed_some = rs_rtsp_session_pool_filter(
+          g_autolist(RsRTSPSession) removed_some = rs_rtsp_session_pool_filter(
               pool,
               [](RsRTSPSessionPool*, RsRTSPSession* session, gpointer data) {
                 auto* counter = static_cast<std::atomic<long>*>(data);
@@ -110,13 +107,9 @@ TEST(PoolStress, AllOperationsAtOnce) {
           (void) rs_rtsp_session_pool_get_n_sessions(pool);
         }
         // Keep the working set bounded.
-        if (mine.size() > 200) {
-          g_object_unref(mine.front());
-          mine.erase(mine.begin());
-        }
+        if (mine->len > 200)
+          g_ptr_array_remove_index(mine, 0);
       }
-      for (RsRTSPSession* s : mine)
-        g_object_unref(s);
     });
   }
   go = true;
@@ -133,7 +126,7 @@ TEST(PoolStress, AllOperationsAtOnce) {
   EXPECT_GT(totals.removed_by_cleanup.load(), 0);
   EXPECT_GT(totals.removed_by_remove.load(), 0);
 
-  g_object_unref(pool);  // removes the rest, one signal each
+  g_clear_object(&pool);  // removes the rest, one signal each
   ASSERT_LE(totals.created.load(), static_cast<long>(totals.removed_signals.size()));
   for (long i = 0; i < totals.created; i++)
     ASSERT_EQ(totals.removed_signals[i].load(), 1) << "session number " << i;

@@ -13,13 +13,17 @@ namespace {
 
 constexpr gint64 kSecond = G_USEC_PER_SEC;
 
+// Disconnects when it goes out of scope, which is before the pool it was
+// declared after is released: the pool's dispose never writes into a dead log.
 struct RemovedLog {
   explicit RemovedLog(RsRTSPSessionPool* pool) : pool_(pool) {
     id_ = g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool*, RsRTSPSession* s, RemovedLog* log) {
       log->ids.push_back(rs_rtsp_session_get_sessionid(s));
     }), this);
   }
-  void disconnect() { g_signal_handler_disconnect(pool_, id_); }
+  ~RemovedLog() { g_signal_handler_disconnect(pool_, id_); }
+  RemovedLog(const RemovedLog&) = delete;
+  RemovedLog& operator=(const RemovedLog&) = delete;
   std::vector<std::string> ids;
 
  private:
@@ -29,17 +33,17 @@ struct RemovedLog {
 
 // A session that expires exactly `timeout` seconds after its last access.
 RsRTSPSession* create_exact(RsRTSPSessionPool* pool, guint timeout) {
-  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
   g_object_set(session, "extra-timeout", 0u, nullptr);
   rs_rtsp_session_set_timeout(session, timeout);
   rs_rtsp_session_touch(session);
-  return session;
+  return static_cast<RsRTSPSession*>(g_steal_pointer(&session));
 }
 
 }  // namespace
 
 TEST(Pool, DefaultsAndMaxSessions) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   EXPECT_EQ(rs_rtsp_session_pool_get_max_sessions(pool), 0u);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
   int notifies = 0;
@@ -50,75 +54,71 @@ TEST(Pool, DefaultsAndMaxSessions) {
   g_object_set(pool, "max-sessions", 2u, nullptr);
   EXPECT_EQ(notifies, 1);
 
-  RsRTSPSession* a = rs_rtsp_session_pool_create(pool);
-  RsRTSPSession* b = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) a = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) b = rs_rtsp_session_pool_create(pool);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
+  g_autoptr(RsRTSPSession) over_max = rs_rtsp_session_pool_create(pool);
+  EXPECT_EQ(over_max, nullptr);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);
   EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, a));
-  RsRTSPSession* c = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) c = rs_rtsp_session_pool_create(pool);
   EXPECT_NE(c, nullptr);
   rs_rtsp_session_pool_set_max_sessions(pool, 1);  // lowering removes nothing
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 2u);
-  EXPECT_EQ(rs_rtsp_session_pool_create(pool), nullptr);
-  g_object_unref(a);
-  g_object_unref(b);
-  g_object_unref(c);
-  g_object_unref(pool);
+  g_autoptr(RsRTSPSession) over_lowered_max = rs_rtsp_session_pool_create(pool);
+  EXPECT_EQ(over_lowered_max, nullptr);
 }
 
 TEST(Pool, CreateFindRemove) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   RemovedLog removed(pool);
-  RsRTSPSession* session = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
   std::string id = rs_rtsp_session_get_sessionid(session);
   EXPECT_EQ(id.size(), 22u);
 
-  RsRTSPSession* found = rs_rtsp_session_pool_find(pool, id.c_str());
+  g_autoptr(RsRTSPSession) found = rs_rtsp_session_pool_find(pool, id.c_str());
   EXPECT_EQ(found, session);
-  g_object_unref(found);
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, "nope"), nullptr);
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str()), nullptr);
+  g_clear_object(&found);  // so that ours is the last reference below
+  g_autoptr(RsRTSPSession) nope = rs_rtsp_session_pool_find(pool, "nope");
+  EXPECT_EQ(nope, nullptr);
+  g_autoptr(RsRTSPSession) prefix = rs_rtsp_session_pool_find(pool, id.substr(0, 21).c_str());
+  EXPECT_EQ(prefix, nullptr);
 
   EXPECT_TRUE(rs_rtsp_session_pool_remove(pool, session));
   EXPECT_EQ(removed.ids, std::vector<std::string>{id});
   EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, session));
   EXPECT_EQ(removed.ids.size(), 1u);
-  EXPECT_EQ(rs_rtsp_session_pool_find(pool, id.c_str()), nullptr);
+  g_autoptr(RsRTSPSession) after_removal = rs_rtsp_session_pool_find(pool, id.c_str());
+  EXPECT_EQ(after_removal, nullptr);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
 
   // The pool dropped its reference: ours is the last.
   WeakWatch alive(session);
-  g_object_unref(session);
+  g_clear_object(&session);
   EXPECT_FALSE(alive.alive());
-  removed.disconnect();
-  g_object_unref(pool);
 }
 
 TEST(Pool, FindTouches) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* session = create_exact(pool, 10);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) session = create_exact(pool, 10);
   const gint64 start = g_get_monotonic_time();
   EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 0);
   g_usleep(5000);
-  RsRTSPSession* found = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
+  g_autoptr(RsRTSPSession) found = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
   // The deadline moved at least 5 ms later.
   EXPECT_GE(rs_rtsp_session_next_timeout_usec(session, start + 10 * kSecond), 4);
-  g_object_unref(found);
-  g_object_unref(session);
-  g_object_unref(pool);
 }
 
 TEST(Pool, CleanupAtExplicitTimes) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   RemovedLog removed(pool);
-  RsRTSPSession* short_lived = create_exact(pool, 1);
-  RsRTSPSession* longer = create_exact(pool, 5);
-  RsRTSPSession* forever = create_exact(pool, 0);
-  RsRTSPSession* held = create_exact(pool, 1);
+  g_autoptr(RsRTSPSession) short_lived = create_exact(pool, 1);
+  g_autoptr(RsRTSPSession) longer = create_exact(pool, 5);
+  g_autoptr(RsRTSPSession) forever = create_exact(pool, 0);
+  g_autoptr(RsRTSPSession) held = create_exact(pool, 1);
   rs_rtsp_session_prevent_expire(held);
-  RsRTSPSession* with_grace = rs_rtsp_session_pool_create(pool);  // 60 + 5
+  g_autoptr(RsRTSPSession) with_grace = rs_rtsp_session_pool_create(pool);  // 60 + 5
   const gint64 now = g_get_monotonic_time();
 
   EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, now), 0u);
@@ -135,11 +135,6 @@ TEST(Pool, CleanupAtExplicitTimes) {
   EXPECT_EQ(removed.ids.size(), 4u);
   EXPECT_EQ(rs_rtsp_session_pool_cleanup(pool), 0u);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 1u);
-
-  for (RsRTSPSession* s : {short_lived, longer, forever, held, with_grace})
-    g_object_unref(s);
-  removed.disconnect();
-  g_object_unref(pool);
 }
 
 namespace {
@@ -160,11 +155,11 @@ RsRTSPFilterResult pool_script(RsRTSPSessionPool* pool, RsRTSPSession* session, 
     // Pool methods from the callback: would deadlock under a pool lock.
     if (script->remove_during && script->remove_during != session)
       rs_rtsp_session_pool_remove(pool, script->remove_during);
-    for (int i = 0; i < script->created_during; i++)
-      g_object_unref(rs_rtsp_session_pool_create(pool));
-    RsRTSPSession* again = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
+    for (int i = 0; i < script->created_during; i++) {
+      g_autoptr(RsRTSPSession) created = rs_rtsp_session_pool_create(pool);
+    }
+    g_autoptr(RsRTSPSession) again = rs_rtsp_session_pool_find(pool, rs_rtsp_session_get_sessionid(session));
     EXPECT_EQ(again, session);
-    g_object_unref(again);
   }
   if (script->to_remove.count(session))
     return RS_RTSP_FILTER_REMOVE;
@@ -173,19 +168,27 @@ RsRTSPFilterResult pool_script(RsRTSPSessionPool* pool, RsRTSPSession* session, 
   return RS_RTSP_FILTER_KEEP;
 }
 
+// The test's sessions, in an array that holds a reference to each.
+GPtrArray* create_sessions(RsRTSPSessionPool* pool, int n) {
+  GPtrArray* sessions = g_ptr_array_new_with_free_func(g_object_unref);
+  for (int i = 0; i < n; i++)
+    g_ptr_array_add(sessions, rs_rtsp_session_pool_create(pool));
+  return sessions;
+}
+
+RsRTSPSession* session_at(GPtrArray* sessions, guint i) { return RS_RTSP_SESSION(g_ptr_array_index(sessions, i)); }
+
 }  // namespace
 
 TEST(Pool, FilterRemoveKeepRef) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   RemovedLog removed(pool);
-  std::vector<RsRTSPSession*> sessions;
-  for (int i = 0; i < 6; i++)
-    sessions.push_back(rs_rtsp_session_pool_create(pool));
+  g_autoptr(GPtrArray) sessions = create_sessions(pool, 6);
 
   PoolFilterScript script{pool};
-  script.to_remove = {sessions[0], sessions[1]};
-  script.to_ref = {sessions[2], sessions[3]};
-  GList* refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
+  script.to_remove = {session_at(sessions, 0), session_at(sessions, 1)};
+  script.to_ref = {session_at(sessions, 2), session_at(sessions, 3)};
+  g_autolist(RsRTSPSession) refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
   EXPECT_EQ(script.visited.size(), 6u);
   EXPECT_EQ(std::set<RsRTSPSession*>(script.visited.begin(), script.visited.end()).size(), 6u);
   std::set<RsRTSPSession*> got;
@@ -194,37 +197,28 @@ TEST(Pool, FilterRemoveKeepRef) {
   EXPECT_EQ(got, script.to_ref);
   EXPECT_EQ(removed.ids.size(), 2u);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 4u);
-  g_list_free_full(refs, g_object_unref);
 
-  GList* all = rs_rtsp_session_pool_filter(pool, nullptr, nullptr);
+  g_autolist(RsRTSPSession) all = rs_rtsp_session_pool_filter(pool, nullptr, nullptr);
   EXPECT_EQ(g_list_length(all), 4u);
-  g_list_free_full(all, g_object_unref);
-
-  for (RsRTSPSession* s : sessions)
-    g_object_unref(s);
-  removed.disconnect();
-  g_object_unref(pool);
 }
 
 TEST(Pool, FilterCallbackMayChangeThePool) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   RemovedLog removed(pool);
-  std::vector<RsRTSPSession*> sessions;
-  for (int i = 0; i < 4; i++)
-    sessions.push_back(rs_rtsp_session_pool_create(pool));
+  g_autoptr(GPtrArray) sessions = create_sessions(pool, 4);
 
   PoolFilterScript script{pool};
   script.created_during = 3;
   // Whichever is visited first removes another one: that one is never shown.
-  script.remove_during = sessions[2];
-  GList* refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
+  script.remove_during = session_at(sessions, 2);
+  g_autolist(RsRTSPSession) refs = rs_rtsp_session_pool_filter(pool, pool_script, &script);
   EXPECT_EQ(refs, nullptr);
   std::set<RsRTSPSession*> visited(script.visited.begin(), script.visited.end());
   EXPECT_EQ(visited.size(), script.visited.size());  // each once
   // The 3 sessions made by the callback are shown too; the one it removed
   // before its turn is not.
-  if (script.visited.front() != sessions[2]) {
-    EXPECT_EQ(visited.count(sessions[2]), 0u);
+  if (script.visited.front() != session_at(sessions, 2)) {
+    EXPECT_EQ(visited.count(session_at(sessions, 2)), 0u);
     EXPECT_EQ(script.visited.size(), 6u);
     EXPECT_EQ(removed.ids.size(), 1u);
     EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 6u);
@@ -232,23 +226,19 @@ TEST(Pool, FilterCallbackMayChangeThePool) {
     EXPECT_EQ(script.visited.size(), 7u);
     EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 7u);
   }
-  for (RsRTSPSession* s : sessions)
-    g_object_unref(s);
-  removed.disconnect();
-  g_object_unref(pool);
 }
 
 TEST(Pool, DisposeRemovesEveryoneWithSignal) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   int signals = 0;
   g_signal_connect_swapped(pool, "session-removed", G_CALLBACK(+[](int* n) { (*n)++; }), &signals);
-  RsRTSPSession* kept = rs_rtsp_session_pool_create(pool);
-  RsRTSPSession* dropped = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) kept = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) dropped = rs_rtsp_session_pool_create(pool);
   WeakWatch dropped_alive(dropped);
-  g_object_unref(dropped);
+  g_clear_object(&dropped);
   EXPECT_TRUE(dropped_alive.alive());  // the pool holds it
   WeakWatch pool_alive(pool);
-  g_object_unref(pool);
+  g_clear_object(&pool);
   EXPECT_FALSE(pool_alive.alive());
   EXPECT_EQ(signals, 2);
   EXPECT_FALSE(dropped_alive.alive());
@@ -256,20 +246,17 @@ TEST(Pool, DisposeRemovesEveryoneWithSignal) {
   rs_rtsp_session_set_timeout(kept, 1);
   rs_rtsp_session_touch(kept);
   EXPECT_FALSE(rs_rtsp_session_is_expired_usec(kept, g_get_monotonic_time()));
-  g_object_unref(kept);
 }
 
 TEST(Pool, IdsAreUnique) {
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
   std::set<std::string> ids;
   for (int i = 0; i < 100000; i++) {
-    RsRTSPSession* s = rs_rtsp_session_pool_create(pool);
+    g_autoptr(RsRTSPSession) s = rs_rtsp_session_pool_create(pool);
     ids.insert(rs_rtsp_session_get_sessionid(s));
-    g_object_unref(s);
   }
   EXPECT_EQ(ids.size(), 100000u);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 100000u);
-  g_object_unref(pool);
 }
 
 // A pool subclass with its own id scheme and a colliding first id.
@@ -306,17 +293,15 @@ void counting_pool_init(CountingPool*) {}
 }  // namespace
 
 TEST(Pool, SubclassVirtualMethods) {
-  auto* pool = static_cast<RsRTSPSessionPool*>(g_object_new(counting_pool_get_type(), nullptr));
-  RsRTSPSession* first = rs_rtsp_session_pool_create(pool);
-  RsRTSPSession* second = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSessionPool) pool = static_cast<RsRTSPSessionPool*>(g_object_new(counting_pool_get_type(), nullptr));
+  g_autoptr(RsRTSPSession) first = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) second = rs_rtsp_session_pool_create(pool);
   EXPECT_STREQ(rs_rtsp_session_get_sessionid(first), "dup");
   EXPECT_STREQ(rs_rtsp_session_get_sessionid(second), "c2");
   rs_rtsp_session_pool_remove(pool, first);
   EXPECT_EQ(removed_vfunc_calls, 1);
-  g_object_unref(pool);
+  g_clear_object(&pool);
   EXPECT_EQ(removed_vfunc_calls, 2);
-  g_object_unref(first);
-  g_object_unref(second);
 }
 
 namespace {
@@ -341,23 +326,23 @@ gint context_timeout(GMainContext* context) {
 }  // namespace
 
 TEST(PoolWatch, SleepsUntilTheEarliestDeadline) {
-  GMainContext* context = g_main_context_new();
-  g_main_context_push_thread_default(context);
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(GSource) watch = rs_rtsp_session_pool_create_watch(pool);
   int dispatched = 0;
   g_source_set_callback(watch, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)(void)>(count_dispatch)),
                         &dispatched, nullptr);
   g_source_attach(watch, context);
 
   EXPECT_EQ(context_timeout(context), -1);  // empty pool: sleep until woken
-  RsRTSPSession* forever = create_exact(pool, 0);
+  g_autoptr(RsRTSPSession) forever = create_exact(pool, 0);
   EXPECT_EQ(context_timeout(context), -1);  // difference 8: timeout 0 never wakes it
-  RsRTSPSession* minute = rs_rtsp_session_pool_create(pool);
+  g_autoptr(RsRTSPSession) minute = rs_rtsp_session_pool_create(pool);
   gint timeout = context_timeout(context);
   EXPECT_GT(timeout, 64000);
   EXPECT_LE(timeout, 65001);
-  RsRTSPSession* soon = create_exact(pool, 1);
+  g_autoptr(RsRTSPSession) soon = create_exact(pool, 1);
   timeout = context_timeout(context);
   EXPECT_GT(timeout, 900);
   EXPECT_LE(timeout, 1001);
@@ -372,23 +357,17 @@ TEST(PoolWatch, SleepsUntilTheEarliestDeadline) {
   EXPECT_GT(timeout, 60000);
 
   g_source_destroy(watch);
-  g_source_unref(watch);
-  for (RsRTSPSession* s : {forever, minute, soon})
-    g_object_unref(s);
-  g_object_unref(pool);
-  g_main_context_pop_thread_default(context);
-  g_main_context_unref(context);
 }
 
 TEST(PoolWatch, TouchedSessionsDoNotDispatch) {
-  GMainContext* context = g_main_context_new();
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(GSource) watch = rs_rtsp_session_pool_create_watch(pool);
   int dispatched = 0;
   g_source_set_callback(watch, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)(void)>(count_dispatch)),
                         &dispatched, nullptr);
   g_source_attach(watch, context);
-  RsRTSPSession* session = create_exact(pool, 1);
+  g_autoptr(RsRTSPSession) session = create_exact(pool, 1);
   g_usleep(600 * 1000);
   rs_rtsp_session_touch(session);
   g_usleep(600 * 1000);
@@ -399,16 +378,12 @@ TEST(PoolWatch, TouchedSessionsDoNotDispatch) {
   EXPECT_GT(timeout, 0);
   EXPECT_LE(timeout, 401);
   g_source_destroy(watch);
-  g_source_unref(watch);
-  g_object_unref(session);
-  g_object_unref(pool);
-  g_main_context_unref(context);
 }
 
 TEST(Pool, CriticalsForBadArguments) {
   ExpectCriticals criticals;
-  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
-  RsRTSPSession* loose = rs_rtsp_session_new("loose");
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) loose = rs_rtsp_session_new("loose");
   int expected = 0;
   EXPECT_EQ(rs_rtsp_session_pool_create(nullptr), nullptr);
   expected++;
@@ -444,6 +419,4 @@ TEST(Pool, CriticalsForBadArguments) {
   EXPECT_FALSE(rs_rtsp_session_pool_remove(pool, loose));
   EXPECT_EQ(signals, 0);
   EXPECT_EQ(criticals.count(), expected);
-  g_object_unref(loose);
-  g_object_unref(pool);
 }

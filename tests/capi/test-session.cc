@@ -40,7 +40,7 @@ std::string header_of(RsRTSPSession* session) {
 }  // namespace
 
 TEST(Session, NewSetsIdAndDefaults) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc123");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc123");
   EXPECT_STREQ(rs_rtsp_session_get_sessionid(session), "abc123");
   EXPECT_EQ(rs_rtsp_session_get_timeout(session), 60u);
   guint extra = 0;
@@ -50,11 +50,11 @@ TEST(Session, NewSetsIdAndDefaults) {
   EXPECT_EQ(extra, 5u);
   EXPECT_FALSE(visible);
   EXPECT_STREQ(id, "abc123");
-  g_object_unref(session);
 }
 
 TEST(Session, PropertySpecs) {
-  GObjectClass* klass = G_OBJECT_CLASS(g_type_class_ref(RS_TYPE_RTSP_SESSION));
+  g_autoptr(GTypeClass) klass_ref = static_cast<GTypeClass*>(g_type_class_ref(RS_TYPE_RTSP_SESSION));
+  GObjectClass* klass = G_OBJECT_CLASS(klass_ref);
   GParamSpec* id = g_object_class_find_property(klass, "sessionid");
   ASSERT_NE(id, nullptr);
   EXPECT_EQ(id->value_type, G_TYPE_STRING);
@@ -71,11 +71,10 @@ TEST(Session, PropertySpecs) {
   auto* visible = G_PARAM_SPEC_BOOLEAN(g_object_class_find_property(klass, "timeout-always-visible"));
   ASSERT_NE(visible, nullptr);
   EXPECT_FALSE(visible->default_value);
-  g_type_class_unref(klass);
 }
 
 TEST(Session, NotifyOnlyOnChange) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   NotifyCounter timeout(session, "notify::timeout");
   NotifyCounter extra(session, "notify::extra-timeout");
   NotifyCounter visible(session, "notify::timeout-always-visible");
@@ -99,11 +98,10 @@ TEST(Session, NotifyOnlyOnChange) {
   g_object_set(session, "timeout-always-visible", TRUE, nullptr);
   g_object_set(session, "timeout-always-visible", TRUE, nullptr);
   EXPECT_EQ(visible.count, 1);
-  g_object_unref(session);
 }
 
 TEST(Session, Header) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc123");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc123");
   EXPECT_EQ(header_of(session), "abc123");
   rs_rtsp_session_set_timeout(session, 30);
   EXPECT_EQ(header_of(session), "abc123;timeout=30");
@@ -116,18 +114,17 @@ TEST(Session, Header) {
   EXPECT_EQ(header_of(session), "abc123;timeout=60");
   g_object_set(session, "extra-timeout", 100u, nullptr);
   EXPECT_EQ(header_of(session), "abc123;timeout=60");  // grace is never shown
-  g_object_unref(session);
 }
 
 TEST(Session, NoIdMeansNoHeader) {
-  auto* session = static_cast<RsRTSPSession*>(g_object_new(RS_TYPE_RTSP_SESSION, nullptr));
+  g_autoptr(RsRTSPSession) session = static_cast<RsRTSPSession*>(g_object_new(RS_TYPE_RTSP_SESSION, nullptr));
   EXPECT_EQ(rs_rtsp_session_get_sessionid(session), nullptr);
-  EXPECT_EQ(rs_rtsp_session_get_header(session), nullptr);
-  g_object_unref(session);
+  g_autofree gchar* header = rs_rtsp_session_get_header(session);
+  EXPECT_EQ(header, nullptr);
 }
 
 TEST(Session, TimeoutsWithExplicitNow) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   rs_rtsp_session_touch(session);
   gint64 now = g_get_monotonic_time();
   gint left = rs_rtsp_session_next_timeout_usec(session, now);
@@ -143,11 +140,10 @@ TEST(Session, TimeoutsWithExplicitNow) {
 
   rs_rtsp_session_set_timeout(session, G_MAXUINT);
   EXPECT_EQ(rs_rtsp_session_next_timeout_usec(session, now), G_MAXINT);
-  g_object_unref(session);
 }
 
 TEST(Session, PreventAndAllowExpire) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   gint64 far = g_get_monotonic_time() + 1000 * kSecond;
   EXPECT_TRUE(rs_rtsp_session_is_expired_usec(session, far));
   rs_rtsp_session_prevent_expire(session);
@@ -170,12 +166,11 @@ TEST(Session, PreventAndAllowExpire) {
   EXPECT_FALSE(rs_rtsp_session_is_expired_usec(session, far));
   rs_rtsp_session_allow_expire(session);
   EXPECT_TRUE(rs_rtsp_session_is_expired_usec(session, far));
-  g_object_unref(session);
 }
 
 G_GNUC_BEGIN_IGNORE_DEPRECATIONS
 TEST(Session, DeprecatedTimeValApi) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   gint64 real = g_get_real_time();
   GTimeVal now = {static_cast<glong>(real / kSecond), static_cast<glong>(real % kSecond)};
   gint left = rs_rtsp_session_next_timeout(session, &now);
@@ -189,14 +184,14 @@ TEST(Session, DeprecatedTimeValApi) {
   EXPECT_TRUE(rs_rtsp_session_is_expired(session, &extreme));
   extreme.tv_sec = G_MINLONG;
   EXPECT_EQ(rs_rtsp_session_next_timeout(session, &extreme), G_MAXINT);
-  g_object_unref(session);
 }
 G_GNUC_END_IGNORE_DEPRECATIONS
 
 TEST(Session, ManageGetRelease) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
-  GObject* media = new_object();
-  RsRTSPSessionMedia* sm = rs_rtsp_session_manage_media(session, "/test", media);
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
+  g_autoptr(GObject) owned_media = new_object();
+  GObject* media = owned_media;
+  RsRTSPSessionMedia* sm = rs_rtsp_session_manage_media(session, "/test", g_steal_pointer(&owned_media));
   ASSERT_NE(sm, nullptr);
   EXPECT_EQ(rs_rtsp_session_media_get_media(sm), media);
 
@@ -207,7 +202,7 @@ TEST(Session, ManageGetRelease) {
   EXPECT_EQ(matched, 0);
   EXPECT_EQ(rs_rtsp_session_get_media(session, "/test", nullptr), sm);
 
-  RsRTSPSessionMedia* dup = rs_rtsp_session_dup_media(session, "/test", &matched);
+  g_autoptr(RsRTSPSessionMedia) dup = rs_rtsp_session_dup_media(session, "/test", &matched);
   EXPECT_EQ(dup, sm);
   EXPECT_EQ(matched, 5);
 
@@ -215,15 +210,14 @@ TEST(Session, ManageGetRelease) {
   WeakWatch media_alive(media);
   EXPECT_FALSE(rs_rtsp_session_release_media(session, sm));
   EXPECT_TRUE(sm_alive.alive());  // dup's reference keeps it
-  g_object_unref(dup);
+  g_clear_object(&dup);
   EXPECT_FALSE(sm_alive.alive());
   EXPECT_FALSE(media_alive.alive());
   EXPECT_EQ(rs_rtsp_session_get_media(session, "/test", &matched), nullptr);
-  g_object_unref(session);
 }
 
 TEST(Session, LongestMatchAndTies) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   RsRTSPSessionMedia* root = rs_rtsp_session_manage_media(session, "/", new_object());
   RsRTSPSessionMedia* a1 = rs_rtsp_session_manage_media(session, "/a", new_object());
   RsRTSPSessionMedia* ab = rs_rtsp_session_manage_media(session, "/a/b", new_object());
@@ -237,29 +231,27 @@ TEST(Session, LongestMatchAndTies) {
   EXPECT_EQ(matched, 1);
   EXPECT_TRUE(rs_rtsp_session_release_media(session, a2));
   EXPECT_EQ(rs_rtsp_session_get_media(session, "/a", &matched), a1);
-  g_object_unref(session);
 }
 
 TEST(Session, ReleaseMediaOfAnotherSession) {
-  RsRTSPSession* one = rs_rtsp_session_new("one");
-  RsRTSPSession* two = rs_rtsp_session_new("two");
+  g_autoptr(RsRTSPSession) one = rs_rtsp_session_new("one");
+  g_autoptr(RsRTSPSession) two = rs_rtsp_session_new("two");
   RsRTSPSessionMedia* of_one = rs_rtsp_session_manage_media(one, "/x", new_object());
   EXPECT_FALSE(rs_rtsp_session_release_media(two, of_one));  // two has none
   rs_rtsp_session_manage_media(two, "/y", new_object());
   EXPECT_TRUE(rs_rtsp_session_release_media(two, of_one));
   EXPECT_EQ(rs_rtsp_session_get_media(one, "/x", nullptr), of_one);  // untouched
-  g_object_unref(one);
-  g_object_unref(two);
 }
 
 TEST(Session, FinalizeDropsMedias) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
-  GObject* media = new_object();
-  RsRTSPSessionMedia* sm = rs_rtsp_session_manage_media(session, "/a", media);
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
+  g_autoptr(GObject) owned_media = new_object();
+  GObject* media = owned_media;
+  RsRTSPSessionMedia* sm = rs_rtsp_session_manage_media(session, "/a", g_steal_pointer(&owned_media));
   WeakWatch session_alive(session);
   WeakWatch sm_alive(sm);
   WeakWatch media_alive(media);
-  g_object_unref(session);
+  g_clear_object(&session);
   EXPECT_FALSE(session_alive.alive());
   EXPECT_FALSE(sm_alive.alive());
   EXPECT_FALSE(media_alive.alive());
@@ -289,7 +281,7 @@ std::vector<RsRTSPSessionMedia*> to_vector(GList* list) {
 }  // namespace
 
 TEST(SessionFilter, RemoveKeepRef) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   RsRTSPSessionMedia* a = rs_rtsp_session_manage_media(session, "/a", new_object());
   RsRTSPSessionMedia* b = rs_rtsp_session_manage_media(session, "/b", new_object());
   RsRTSPSessionMedia* c = rs_rtsp_session_manage_media(session, "/c", new_object());
@@ -302,7 +294,7 @@ TEST(SessionFilter, RemoveKeepRef) {
     if (media == s->targets[1]) return RS_RTSP_FILTER_REF;
     return RS_RTSP_FILTER_KEEP;
   };
-  GList* result = rs_rtsp_session_filter(session, run_script, &script);
+  g_autolist(RsRTSPSessionMedia) result = rs_rtsp_session_filter(session, run_script, &script);
   EXPECT_EQ(script.visited, (std::vector<RsRTSPSessionMedia*>{c, b, a}));
   EXPECT_EQ(to_vector(result), std::vector<RsRTSPSessionMedia*>{b});
   EXPECT_FALSE(a_alive.alive());
@@ -313,23 +305,20 @@ TEST(SessionFilter, RemoveKeepRef) {
   WeakWatch b_alive(b);
   rs_rtsp_session_release_media(session, b);
   EXPECT_TRUE(b_alive.alive());
-  g_list_free_full(result, g_object_unref);
+  g_clear_list(&result, g_object_unref);
   EXPECT_FALSE(b_alive.alive());
-  g_object_unref(session);
 }
 
 TEST(SessionFilter, NullFuncRefsAllOldestFirst) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   RsRTSPSessionMedia* a = rs_rtsp_session_manage_media(session, "/a", new_object());
   RsRTSPSessionMedia* b = rs_rtsp_session_manage_media(session, "/b", new_object());
-  GList* result = rs_rtsp_session_filter(session, nullptr, nullptr);
+  g_autolist(RsRTSPSessionMedia) result = rs_rtsp_session_filter(session, nullptr, nullptr);
   EXPECT_EQ(to_vector(result), (std::vector<RsRTSPSessionMedia*>{a, b}));
-  g_list_free_full(result, g_object_unref);
-  g_object_unref(session);
 }
 
 TEST(SessionFilter, CallbackMayCallSessionMethods) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   RsRTSPSessionMedia* a = rs_rtsp_session_manage_media(session, "/a", new_object());
   RsRTSPSessionMedia* b = rs_rtsp_session_manage_media(session, "/b", new_object());
   RsRTSPSessionMedia* c = rs_rtsp_session_manage_media(session, "/c", new_object());
@@ -346,33 +335,32 @@ TEST(SessionFilter, CallbackMayCallSessionMethods) {
     }
     return RS_RTSP_FILTER_REF;
   };
-  GList* result = rs_rtsp_session_filter(session, run_script, &script);
+  g_autolist(RsRTSPSessionMedia) result = rs_rtsp_session_filter(session, run_script, &script);
   RsRTSPSessionMedia* d = script.targets[1];
   EXPECT_FALSE(b_alive.alive());  // released before its turn: never shown
   EXPECT_EQ(script.visited, (std::vector<RsRTSPSessionMedia*>{c, d, a}));
   EXPECT_EQ(to_vector(result), (std::vector<RsRTSPSessionMedia*>{a, d, c}));
-  g_list_free_full(result, g_object_unref);
-  g_object_unref(session);
 }
 
 TEST(SessionFilter, RemoveEverythingAndEmptySession) {
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
   for (const char* path : {"/1", "/2", "/3"})
     rs_rtsp_session_manage_media(session, path, new_object());
   FilterScript script;
   script.decide = [](RsRTSPSession*, RsRTSPSessionMedia*, FilterScript*) { return RS_RTSP_FILTER_REMOVE; };
-  EXPECT_EQ(rs_rtsp_session_filter(session, run_script, &script), nullptr);
+  g_autolist(RsRTSPSessionMedia) first = rs_rtsp_session_filter(session, run_script, &script);
+  EXPECT_EQ(first, nullptr);
   EXPECT_EQ(script.visited.size(), 3u);
   script.visited.clear();
-  EXPECT_EQ(rs_rtsp_session_filter(session, run_script, &script), nullptr);
+  g_autolist(RsRTSPSessionMedia) second = rs_rtsp_session_filter(session, run_script, &script);
+  EXPECT_EQ(second, nullptr);
   EXPECT_TRUE(script.visited.empty());
-  g_object_unref(session);
 }
 
 TEST(Session, CriticalsForBadArguments) {
   ExpectCriticals criticals;
-  RsRTSPSession* session = rs_rtsp_session_new("abc");
-  GObject* not_a_session = new_object();
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("abc");
+  g_autoptr(GObject) not_a_session = new_object();
   auto* wrong = reinterpret_cast<RsRTSPSession*>(not_a_session);
   int expected = 0;
 
@@ -442,7 +430,6 @@ TEST(Session, CriticalsForBadArguments) {
 
   // The session is unharmed.
   EXPECT_EQ(rs_rtsp_session_get_timeout(session), 60u);
-  EXPECT_EQ(rs_rtsp_session_filter(session, nullptr, nullptr), nullptr);
-  g_object_unref(not_a_session);
-  g_object_unref(session);
+  g_autolist(RsRTSPSessionMedia) medias = rs_rtsp_session_filter(session, nullptr, nullptr);
+  EXPECT_EQ(medias, nullptr);
 }
