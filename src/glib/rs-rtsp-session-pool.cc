@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
 #include <string>
 #include <mutex>
 #include <vector>
@@ -55,10 +56,13 @@ struct RsRTSPSessionPoolPrivate
   std::vector<GSource *> watches;
   // Last, so that it goes first: until it is gone, a session's
   // set_timeout() may still reach the wakeup hook, which uses the watches.
-  rs::core::PoolEngine engine;
+  // On the heap: its shards are cache-line aligned, and GLib aligns
+  // private data to 16 bytes only.
+  std::unique_ptr<rs::core::PoolEngine> engine;
 
   explicit RsRTSPSessionPoolPrivate (RsRTSPSessionPool *pool)
-      : engine (rs::core::SessionOps{ ref_session, unref_session }, [pool] { wake_watches (pool); })
+      : engine (std::make_unique<rs::core::PoolEngine> (rs::core::SessionOps{ ref_session, unref_session },
+                                                         [pool] { wake_watches (pool); }))
   {
   }
 };
@@ -86,7 +90,7 @@ RS_DEFINE_TYPE_WITH_CXX_PRIVATE (RsRTSPSessionPool, rs_rtsp_session_pool, G_TYPE
 static rs::core::PoolEngine &
 get_engine (RsRTSPSessionPool *pool) noexcept
 {
-  return get_priv (pool).engine;
+  return *get_priv (pool).engine;
 }
 
 // Emits session-removed for each session and drops the reference the pool
@@ -512,6 +516,8 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), nullptr);
 
+  // The callback may drop the caller's last reference to the pool.
+  g_autoptr (RsRTSPSessionPool) keep_alive = static_cast<RsRTSPSessionPool *> (g_object_ref (pool));
   GList *result = nullptr;
   get_engine (pool).filter (
       [&] (rs::core::Session *core) {

@@ -34,6 +34,7 @@ TEST(PoolLifetime, TimeoutChangesRaceWithPoolFinalize) {
     }
     go.store(true);
     g_source_destroy(watch);
+    g_clear_pointer(&watch, g_source_unref);  // it holds the pool
     g_object_unref(pool);  // disposed and finalized while the threads run
     for (std::thread &thread : threads)
       thread.join();
