@@ -62,9 +62,6 @@ class ExpiryIndex {
     return deadline && link(entry, *deadline);
   }
 
-  // Indexes `entry`, which is not indexed, at `deadline`.
-  bool schedule_at(Entry& entry, Micros deadline) { return link(entry, deadline); }
-
   void unschedule(Entry& entry) noexcept {
     if (contains(entry))
       unlink(entry);

@@ -27,10 +27,8 @@ struct Session::Extras {
 };
 
 Session::~Session() {
-  const std::uintptr_t word = link_or_extras_.load(std::memory_order_acquire);
   PoolLink* link = pool_link();
-  if (word != 0 && (word & kLinkTag) == 0)
-    delete reinterpret_cast<Extras*>(word);
+  delete extras(false);
   if (link != nullptr)
     link->unref();
 }

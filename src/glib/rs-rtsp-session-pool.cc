@@ -521,18 +521,8 @@ rs_rtsp_session_pool_filter (RsRTSPSessionPool *pool, RsRTSPSessionPoolFilterFun
   GList *result = nullptr;
   get_engine (pool).filter (
       [&] (rs::core::Session *core) {
-        if (func == nullptr)
-          return rs::core::FilterDecision::Ref;
-        switch (func (pool, rs_rtsp_session_from_core (core), user_data))
-          {
-          case RS_RTSP_FILTER_REMOVE:
-            return rs::core::FilterDecision::Remove;
-          case RS_RTSP_FILTER_REF:
-            return rs::core::FilterDecision::Ref;
-          case RS_RTSP_FILTER_KEEP:
-          default:
-            return rs::core::FilterDecision::Keep;
-          }
+        return func ? rs_filter_decision (func (pool, rs_rtsp_session_from_core (core), user_data))
+                    : rs::core::FilterDecision::Ref;
       },
       [&] (rs::core::Session *core) { result = g_list_prepend (result, g_object_ref (rs_rtsp_session_from_core (core))); },
       [&] (rs::core::Session *core) { finish_removals (pool, { core }); });

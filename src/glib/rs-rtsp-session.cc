@@ -704,18 +704,7 @@ rs_rtsp_session_filter (RsRTSPSession *sess, RsRTSPSessionFilterFunc func, gpoin
   GList *result = nullptr;
   registry->filter (
       [&] (const MediaHandle &media) {
-        if (func == nullptr)
-          return rs::core::FilterDecision::Ref;
-        switch (func (sess, media.get (), user_data))
-          {
-          case RS_RTSP_FILTER_REMOVE:
-            return rs::core::FilterDecision::Remove;
-          case RS_RTSP_FILTER_REF:
-            return rs::core::FilterDecision::Ref;
-          case RS_RTSP_FILTER_KEEP:
-          default:
-            return rs::core::FilterDecision::Keep;
-          }
+        return func ? rs_filter_decision (func (sess, media.get (), user_data)) : rs::core::FilterDecision::Ref;
       },
       [&] (const MediaHandle &media) { result = g_list_prepend (result, g_object_ref (media.get ())); });
   return result;

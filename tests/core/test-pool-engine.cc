@@ -32,6 +32,12 @@ Counted* make(const std::string& id) {
   return session;
 }
 
+// Empties `engine`, dropping the pool's references.
+void drain(PoolEngine& engine) {
+  for (Session* s : engine.take_all())
+    unref(s);
+}
+
 std::set<std::string> ids_of(const std::vector<Session*>& sessions) {
   std::set<std::string> ids;
   for (Session* session : sessions)
@@ -98,8 +104,7 @@ TEST(PoolEngine, MaxSessions) {
     EXPECT_EQ(engine.insert(made.back(), 2), i < 2 ? PoolEngine::InsertResult::Inserted : PoolEngine::InsertResult::Full);
   }
   EXPECT_EQ(engine.size(), 2u);
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   for (Counted* s : made)
     unref(s);
   EXPECT_EQ(Counted::alive, 0);
@@ -124,8 +129,7 @@ TEST(PoolEngine, ManyIdsSurviveGrowthAndBackwardShift) {
   EXPECT_EQ(engine.size(), 10000u);
   for (int i = 0; i < 20000; i += 2)
     unref(made[i]);  // the pool's reference from remove()
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   for (Counted* s : made)
     unref(s);
   EXPECT_EQ(Counted::alive, 0);
@@ -195,8 +199,7 @@ TEST(PoolEngine, TimeoutZeroIsNeverIndexed) {
   EXPECT_EQ(ids_of(engine.take_expired(clock.now() + 8 * kSecond)), std::set<std::string>{"forever"});
   unref(forever);
   unref(forever);
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   unref(mortal);
   EXPECT_EQ(Counted::alive, 0);
 }
@@ -294,8 +297,7 @@ TEST(PoolEngineCreate, DefaultIdsAreRandomAndValid) {
   EXPECT_EQ(engine.size(), 2u);
   unref(first.session);
   unref(second.session);
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   EXPECT_EQ(Counted::alive, 0);
 }
 
@@ -335,8 +337,7 @@ TEST(PoolEngineCreate, CustomIdsRetryOnCollisionAndRefuseInvalidOnes) {
   EXPECT_EQ(engine.size(), 2u);
   unref(a.session);
   unref(b.session);
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   EXPECT_EQ(Counted::alive, 0);
 }
 
@@ -371,10 +372,8 @@ TEST(PoolEngineCreate, FactoryFailuresAndLimits) {
   EXPECT_EQ(engine.create(false, no_ids, factory).failure, PoolEngine::CreateFailure::Full);
   EXPECT_EQ(factory.made, 1);  // a full pool builds nothing
   unref(one.session);
-  for (Session* s : engine.take_all())
-    unref(s);
-  for (Session* s : other.take_all())
-    unref(s);
+  drain(engine);
+  drain(other);
   unref(pooled);
   EXPECT_EQ(Counted::alive, 0);
 }
@@ -394,8 +393,7 @@ TEST(PoolEngineCreate, AlreadyPooledSessionIsRefused) {
   EXPECT_EQ(result.failure, PoolEngine::CreateFailure::AlreadyPooled);
   EXPECT_EQ(result.id, "shared");
   EXPECT_EQ(engine.size(), 0u);
-  for (Session* s : other.take_all())
-    unref(s);
+  drain(other);
   unref(pooled);
   EXPECT_EQ(Counted::alive, 0);
 }
@@ -505,7 +503,6 @@ TEST(PoolEngine, FilterShowsWhatItsCallbackCreates) {
   EXPECT_EQ(shown, (std::set<std::string>{"a", "c"}));
   EXPECT_EQ(kept, std::set<std::string>{"a"});
   EXPECT_EQ(removed, std::set<std::string>{"c"});
-  for (Session* s : engine.take_all())
-    unref(s);
+  drain(engine);
   EXPECT_EQ(Counted::alive, 0);
 }
