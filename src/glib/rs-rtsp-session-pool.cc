@@ -572,12 +572,11 @@ gboolean
 watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data) noexcept
 {
   auto *watch = reinterpret_cast<PoolWatch *> (source);
+  // Like GStreamer's pool watch, and unlike GLib's own sources, a watch
+  // without a callback removes itself without a word: programs that make
+  // warnings fatal must not abort on it.
   if (callback == nullptr)
-    {
-      g_warning ("rs_rtsp_session_pool_create_watch: the source has no callback; "
-                 "set one with g_source_set_callback()");
-      return G_SOURCE_REMOVE;
-    }
+    return G_SOURCE_REMOVE;
   // The callback is an RsRTSPSessionPoolFunc stored as a GSourceFunc, as
   // g_source_set_callback() takes it; the detour through void (*) (void) says so.
   auto func = reinterpret_cast<RsRTSPSessionPoolFunc> (reinterpret_cast<void (*) (void)> (callback));

@@ -380,6 +380,22 @@ TEST(PoolWatch, TouchedSessionsDoNotDispatch) {
   g_source_destroy(watch);
 }
 
+// Parity with GStreamer's pool watch: dispatched without a callback, it
+// removes itself and logs nothing.
+TEST(PoolWatch, WithoutACallbackRemovesItselfSilently) {
+  ExpectCriticals logged;
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(GSource) watch = rs_rtsp_session_pool_create_watch(pool);
+  g_source_attach(watch, context);
+  g_autoptr(RsRTSPSession) session = create_exact(pool, 1);
+  g_usleep(1005 * 1000);
+  EXPECT_TRUE(g_main_context_iteration(context, FALSE));
+  EXPECT_TRUE(g_source_is_destroyed(watch));
+  EXPECT_EQ(logged.count(), 0);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 1u);  // nobody cleaned up
+}
+
 TEST(Pool, CriticalsForBadArguments) {
   ExpectCriticals criticals;
   g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
