@@ -1,0 +1,213 @@
+"""A real GstRTSPServer (rs-gst-tone-server) on 127.0.0.1, as GStreamer ships
+it and hardened by librtspsession-gst: the hijack matrix, real clients, and
+expiry timing."""
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from gst_server import GstServer, RtspClient, UdpPair
+
+ID = re.compile(r"^[A-Za-z0-9]{22}$")
+
+
+@pytest.fixture(scope="module")
+def stock():
+    server = GstServer("--stock")
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def hardened():
+    server = GstServer()
+    yield server
+    assert server.stop() == 0
+
+
+class Victim:
+    """A client playing the tone over UDP on its own connection."""
+
+    def __init__(self, server):
+        self.server = server
+        self.udp = UdpPair()
+        self.conn = RtspClient(server.port)
+        resp = self.conn.request("DESCRIBE", headers={"Accept": "application/sdp"})
+        assert resp.status == 200, resp
+        resp = self.conn.setup_udp(self.udp.rtp_port, self.udp.rtcp_port, path="/tone/stream=0")
+        assert resp.status == 200, resp
+        self.session = resp.session_id()
+        resp = self.conn.request("PLAY", session=self.session)
+        self.last_request = time.monotonic()
+        assert resp.status == 200, resp
+        assert len(self.udp.receive_rtp(5, timeout=5.0)) == 5, "the victim's tone never arrived"
+
+    def rtp_bytes(self, seconds=1.0):
+        """RTP bytes that arrive within @seconds."""
+        return sum(len(p) for p in self.udp.receive_rtp(10 ** 6, timeout=seconds))
+
+    def alive(self):
+        return self.conn.request("GET_PARAMETER", session=self.session).status == 200
+
+    def close(self):
+        self.conn.close()
+        self.udp.close()
+
+
+def attack(server, method, session):
+    """One foreign request on a new connection; returns its status."""
+    with RtspClient(server.port) as other, UdpPair() as udp:
+        if method == "SETUP":
+            return other.setup_udp(udp.rtp_port, udp.rtcp_port, path="/tone/stream=0", session=session).status
+        if method == "OPTIONS":
+            # OPTIONS *, then the connection closes: GStreamer's close cleanup
+            # tears down what the connection watched.
+            status = other.request("OPTIONS", url="*", session=session).status
+            other.close()
+            time.sleep(0.5)
+            return status
+        return other.request(method, session=session).status
+
+
+def stops_victim(victim):
+    victim.udp.drain(quiet=0.3, timeout=3.0)
+    return victim.rtp_bytes(1.0) == 0
+
+
+ATTACKS = ["PAUSE", "PLAY", "TEARDOWN", "GET_PARAMETER", "OPTIONS", "SETUP"]
+
+
+@pytest.mark.parametrize("method", ATTACKS)
+def test_stock_server_lets_another_connection_use_a_session(stock, method):
+    victim = Victim(stock)
+    try:
+        status = attack(stock, method, victim.session)
+        if method in ("PAUSE", "TEARDOWN", "OPTIONS"):
+            hijacked = stops_victim(victim)
+        else:
+            hijacked = status == 200
+        if not hijacked:
+            pytest.skip(f"{stock.version}: a foreign {method} got {status} and did not affect the session")
+        assert status == 200
+    finally:
+        victim.close()
+
+
+@pytest.mark.parametrize("method", ATTACKS)
+def test_hardened_server_refuses_another_connection(hardened, method):
+    victim = Victim(hardened)
+    try:
+        status = attack(hardened, method, victim.session)
+        assert status == 454
+        # The victim's tone keeps flowing (50 packets of 172 bytes a second)
+        # and its session is still there.
+        assert victim.rtp_bytes(1.0) > 20 * 172
+        assert hardened.removed(victim.session) is None
+        assert victim.alive()
+    finally:
+        victim.close()
+
+
+def test_hardened_server_ignores_a_foreign_session_in_a_response(hardened):
+    victim = Victim(hardened)
+    try:
+        with RtspClient(hardened.port) as other:
+            other.send(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: {victim.session}\r\n\r\n".encode())
+            time.sleep(0.3)
+            other.close()
+        time.sleep(0.5)
+        assert victim.rtp_bytes(1.0) > 20 * 172
+        assert victim.alive()
+    finally:
+        victim.close()
+
+
+def test_owner_keeps_full_control(hardened):
+    victim = Victim(hardened)
+    try:
+        assert ID.match(victim.session), victim.session
+        assert victim.conn.request("PAUSE", session=victim.session).status == 200
+        assert stops_victim(victim)
+        assert victim.conn.request("PLAY", session=victim.session).status == 200
+        assert victim.rtp_bytes(1.0) > 0
+        assert victim.conn.request("TEARDOWN", session=victim.session).status == 200
+        assert hardened.removed(victim.session, timeout=2.0) is not None
+    finally:
+        victim.close()
+
+
+def test_peer_address_policy_shares_sessions_between_connections_of_a_peer():
+    server = GstServer("--owner", "peer-address")
+    try:
+        victim = Victim(server)
+        with RtspClient(server.port) as other:
+            # Same address: the same owner, as the policy says.
+            assert other.request("GET_PARAMETER", session=victim.session).status == 200
+            assert other.request("TEARDOWN", session=victim.session).status == 200
+        assert server.removed(victim.session, timeout=2.0) is not None
+        victim.close()
+    finally:
+        assert server.stop() == 0
+
+
+# -- real clients --
+
+def created_ids(server, since):
+    return [line.split()[1] for when, line in list(server.lines)
+            if when >= since and line.startswith("session-created ")]
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_ffprobe(hardened, transport):
+    if not shutil.which("ffprobe"):
+        pytest.skip("no ffprobe")
+    started = time.monotonic()
+    out = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", transport, "-show_entries",
+                          "stream=codec_name", "-of", "csv=p=0", hardened.url],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pcm_mulaw"
+    ids = created_ids(hardened, started)
+    assert len(ids) == 1 and ID.match(ids[0]), ids
+    # ffprobe's TEARDOWN leaves no session behind.
+    assert hardened.removed(ids[0], timeout=3.0) is not None
+
+
+def test_rtspsrc_keeps_a_short_session_alive():
+    if not shutil.which("gst-launch-1.0"):
+        pytest.skip("no gst-launch-1.0")
+    # Timeout 1 s: GStreamer allows 5 s more, so 6 s without a keep-alive
+    # ends the session.
+    server = GstServer("--timeout", "1")
+    try:
+        started = time.monotonic()
+        player = subprocess.Popen(["gst-launch-1.0", "-q", "rtspsrc", f"location={server.url}", "protocols=udp",
+                                   "!", "fakesink"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(10)
+            assert player.poll() is None, player.stderr.read()
+            ids = created_ids(server, started)
+            assert len(ids) == 1, ids
+            assert server.removed(ids[0]) is None
+        finally:
+            player.terminate()
+            player.wait(timeout=10)
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_silent_udp_client_expires_about_a_second_after_its_deadline():
+    # The application lowers the timeout to 1 s in new-session; GStreamer
+    # adds 5 s: the deadline is 6 s after the last request.
+    server = GstServer("--timeout", "1")
+    try:
+        victim = Victim(server)
+        removed = server.removed(victim.session, timeout=12.0)
+        assert removed is not None, "the silent session never expired"
+        waited = removed - victim.last_request
+        assert 5.9 <= waited <= 7.0, waited
+        victim.close()
+    finally:
+        assert server.stop() == 0
