@@ -168,6 +168,20 @@ shared_of (RsGstSessionPool *pool) noexcept
   return **pool->shared;
 }
 
+// GStreamer's pool finalize removes the remaining sessions and signals each
+// removal; a class handler makes that emission ref and unref the object
+// being finalized, which finalizes it twice. So subclasses with a class
+// handler empty the pool in dispose, after the parent's dispose has dropped
+// the handlers connected to it (as they are dropped before finalize).
+static void
+remove_all_sessions (GstRTSPSessionPool *pool) noexcept
+{
+  GList *none = gst_rtsp_session_pool_filter (
+    pool, [] (GstRTSPSessionPool *, GstRTSPSession *, gpointer) noexcept { return GST_RTSP_FILTER_REMOVE; },
+    nullptr);
+  g_list_free (none);
+}
+
 // ---------------------------------------------------------------------------
 // Views: what a bound connection sees of the pool.
 
@@ -221,6 +235,13 @@ view_session_removed (GstRTSPSessionPool *view, GstRTSPSession *session) noexcep
 }
 
 static void
+view_dispose (GObject *object) noexcept
+{
+  G_OBJECT_CLASS (rs_gst_session_view_parent_class)->dispose (object);
+  remove_all_sessions (GST_RTSP_SESSION_POOL (object));
+}
+
+static void
 view_finalize (GObject *object) noexcept
 {
   auto *self = RS_GST_SESSION_VIEW (object);
@@ -249,6 +270,7 @@ view_finalize (GObject *object) noexcept
 static void
 rs_gst_session_view_class_init (RsGstSessionViewClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = view_dispose;
   G_OBJECT_CLASS (klass)->finalize = view_finalize;
   auto *pool_class = GST_RTSP_SESSION_POOL_CLASS (klass);
   pool_class->create_session_id = view_create_session_id;
@@ -378,6 +400,13 @@ pool_session_removed (GstRTSPSessionPool *gst_pool, GstRTSPSession *session) noe
 }
 
 static void
+rs_gst_session_pool_dispose (GObject *object) noexcept
+{
+  G_OBJECT_CLASS (rs_gst_session_pool_parent_class)->dispose (object);
+  remove_all_sessions (GST_RTSP_SESSION_POOL (object));
+}
+
+static void
 rs_gst_session_pool_finalize (GObject *object) noexcept
 {
   auto *pool = RS_GST_SESSION_POOL (object);
@@ -414,8 +443,7 @@ rs_gst_session_pool_finalize (GObject *object) noexcept
     }
   delete pool->shared;
   pool->shared = nullptr;
-  // The stock finalize removes the sessions and signals each removal; the
-  // handler above finds no entries any more.
+  // Dispose emptied the pool: the stock finalize has nothing left to remove.
   G_OBJECT_CLASS (rs_gst_session_pool_parent_class)->finalize (object);
 }
 
@@ -451,6 +479,7 @@ static void
 rs_gst_session_pool_class_init (RsGstSessionPoolClass *klass)
 {
   auto *object_class = G_OBJECT_CLASS (klass);
+  object_class->dispose = rs_gst_session_pool_dispose;
   object_class->finalize = rs_gst_session_pool_finalize;
   object_class->get_property = rs_gst_session_pool_get_property;
   object_class->set_property = rs_gst_session_pool_set_property;
