@@ -1,7 +1,9 @@
 """A real GstRTSPServer (rs-gst-tone-server) on 127.0.0.1, as GStreamer ships
 it and hardened by librtspsession-gst: the hijack matrix, real clients, and
 expiry timing."""
+import os
 import re
+import sys
 import shutil
 import subprocess
 import time
@@ -208,6 +210,34 @@ def test_a_silent_udp_client_expires_about_a_second_after_its_deadline():
         assert removed is not None, "the silent session never expired"
         waited = removed - victim.last_request
         assert 5.9 <= waited <= 7.0, waited
+        victim.close()
+    finally:
+        assert server.stop() == 0
+
+
+# -- the Python example, through the typelib --
+
+PY_EXAMPLE = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                                           "examples", "gst-server", "rs-gst-tone-server.py")]
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(os.environ.get("GI_TYPELIB_PATH", ""),
+                                                    "RtspSessionGst-1.0.typelib")),
+                    reason="needs the built typelib")
+@pytest.mark.parametrize("mode", ["stock", "hardened"])
+def test_python_example(mode):
+    server = GstServer(*(["--stock"] if mode == "stock" else []), program=PY_EXAMPLE)
+    try:
+        assert server.mode == mode
+        victim = Victim(server)
+        if mode == "stock":
+            # Its close tears the victim's media down: nothing more to check.
+            assert attack(server, "GET_PARAMETER", victim.session) == 200
+        else:
+            assert attack(server, "GET_PARAMETER", victim.session) == 454
+            assert ID.match(victim.session)
+            assert victim.conn.request("TEARDOWN", session=victim.session).status == 200
+            assert server.removed(victim.session, timeout=2.0) is not None
         victim.close()
     finally:
         assert server.stop() == 0
