@@ -48,7 +48,7 @@ meson_suite() {  # dir, meson test arguments...
 }
 
 echo "== normal build"
-if build_dir build; then
+if build_dir build -Dgst=enabled; then
   meson_suite build
   step "install check" tests/install/check-install.sh build
   step "valgrind memcheck (C API tests)" env G_SLICE=always-malloc G_DEBUG=gc-friendly \
@@ -57,7 +57,7 @@ else
   echo "FAILED: build"; failed=$((failed + 1))
 fi
 
-sanitized=(-Db_lundef=false -Dintrospection=false -Dpython_tests=false -Dbench=disabled)
+sanitized=(-Db_lundef=false -Dintrospection=false -Dpython_tests=false -Dbench=disabled -Dgst=enabled)
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 if build_dir build-asan -Db_sanitize=address,undefined "${sanitized[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -74,7 +74,7 @@ else
 fi
 
 echo "== libFuzzer build"
-if CC=clang CXX=clang++ build_dir build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined "${sanitized[@]}" -Dtests=false; then
+if CC=clang CXX=clang++ build_dir build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined "${sanitized[@]}" -Dtests=false -Dgst=disabled; then
   for target in session-header path-match pool-ops; do
     work=$(mktemp -d)
     step "fuzz $target for ${fuzz_seconds}s" build-fuzz/tests/fuzz/fuzz-$target \

@@ -56,6 +56,15 @@ GType rs_gst_owner_policy_get_type (void);
  */
 #define RS_GST_TOKEN_USER "rtspsession.user"
 
+/**
+ * RsGstSessionPool:
+ *
+ * A #GstRTSPSessionPool for gst-rtsp-server with librtspsession's session
+ * ids and expiry index, holding stock #GstRTSPSession objects. Give it to a
+ * server with rs_gst_server_bind_sessions().
+ *
+ * Since: 1.0
+ */
 #define RS_GST_TYPE_SESSION_POOL (rs_gst_session_pool_get_type ())
 RS_GST_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (RsGstSessionPool, rs_gst_session_pool, RS_GST, SESSION_POOL, GstRTSPSessionPool)

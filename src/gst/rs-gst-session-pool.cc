@@ -670,7 +670,9 @@ rs_gst_session_pool_set_owner_policy (RsGstSessionPool *pool, RsGstOwnerPolicy p
  * rs_gst_session_pool_get_owner_policy:
  * @pool: a #RsGstSessionPool
  *
- * Returns: #RsGstSessionPool:owner-policy
+ * Gets #RsGstSessionPool:owner-policy.
+ *
+ * Returns: who may use a session
  *
  * Since: 1.0
  */

@@ -53,3 +53,36 @@ echo "Vala consumer: ok"
 devenv_output=$(meson devenv -C "$build_dir" /usr/bin/python3 "$source_dir/examples/session-demo.py")
 grep -q '^Session: ' <<<"$devenv_output"
 echo "meson devenv: ok"
+
+# librtspsession-gst, when it was built.
+if gst_pc=$(find "$root" -name 'rtspsession-gst-1.0.pc' | head -n1) && [ -n "$gst_pc" ]; then
+  sed "s|^prefix=.*|prefix=$root|" "$gst_pc" > "$prefix/pc/rtspsession-gst-1.0.pc"
+  if nm -D --defined-only "$libdir/librtspsession-gst-1.0.so.0" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^rs_gst_' ; then
+    echo "install: librtspsession-gst exports symbols outside rs_gst_"; exit 1
+  fi
+  cat > "$work/consumer-gst.c" <<'C'
+#include <rtspsession-gst/rtspsession-gst.h>
+#include <string.h>
+int main (void) {
+  GstRTSPServer *server = gst_rtsp_server_new ();
+  RsGstSessionPool *pool = rs_gst_server_bind_sessions (server);
+  GstRTSPSession *session = gst_rtsp_session_pool_create (GST_RTSP_SESSION_POOL (pool));
+  int ok = strlen (gst_rtsp_session_get_sessionid (session)) == 22;
+  g_object_unref (session);
+  g_object_unref (server);
+  return ok ? 0 : 1;
+}
+C
+  cc -o "$work/consumer-gst" "$work/consumer-gst.c" $(pc --cflags --libs rtspsession-gst-1.0)
+  "$work/consumer-gst"
+  echo "C consumer of librtspsession-gst: ok"
+  if gst_typelib=$(find "$root" -name 'RtspSessionGst-1.0.typelib' -printf '%h\n' | head -n1) && [ -n "$gst_typelib" ]; then
+    GI_TYPELIB_PATH="$gst_typelib" /usr/bin/python3 -c '
+import gi
+gi.require_version("RtspSessionGst", "1.0")
+from gi.repository import RtspSessionGst
+assert len(RtspSessionGst.SessionPool.new().create().get_sessionid()) == 22
+print("Python consumer of librtspsession-gst: ok")'
+    [ -n "$(find "$root" -name 'rtspsession-gst-1.0.vapi')" ] || { echo "install: rtspsession-gst-1.0.vapi missing"; exit 1; }
+  fi
+fi
