@@ -72,13 +72,15 @@ main (int argc, char **argv)
   gchar *policy = NULL;
   gboolean stock = FALSE;
   gint max_sessions = 0;
+  gchar *users = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port to listen on (0: any free port)", "PORT" },
     { "address", 'a', 0, G_OPTION_ARG_STRING, &address, "address to listen on (default: all)", "ADDRESS" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &session_timeout, "session timeout in seconds (default: GStreamer's 60)", "SECONDS" },
     { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "most sessions at once (0: unlimited)", "N" },
     { "stock", 0, 0, G_OPTION_ARG_NONE, &stock, "run as GStreamer ships it, without librtspsession-gst", NULL },
-    { "owner", 0, 0, G_OPTION_ARG_STRING, &policy, "who owns a session: connection (default) or peer-address", "POLICY" },
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &policy, "who owns a session: connection (default), peer-address or user", "POLICY" },
+    { "users", 0, 0, G_OPTION_ARG_STRING, &users, "require Basic authentication by these users", "NAME:PASSWORD,..." },
     { NULL },
   };
   g_autoptr (GOptionContext) options = g_option_context_new ("- serve a test tone over RTSP");
@@ -109,6 +111,30 @@ main (int argc, char **argv)
                                      "( audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160"
                                      " ! audio/x-raw,rate=8000,channels=1"
                                      " ! mulawenc ! rtppcmupay name=pay0 )");
+  if (users)
+    {
+      /* Every user may play the tone; the token names the user, which is
+       * what the user owner policy compares. */
+      g_autoptr (GstRTSPAuth) auth = gst_rtsp_auth_new ();
+      g_auto (GStrv) list = g_strsplit (users, ",", -1);
+      for (gchar **user = list; *user; user++)
+        {
+          g_auto (GStrv) parts = g_strsplit (*user, ":", 2);
+          if (!parts[0] || !*parts[0] || !parts[1])
+            {
+              g_printerr ("rs-gst-tone-server: --users takes NAME:PASSWORD,...\n");
+              return 2;
+            }
+          g_autofree gchar *basic = gst_rtsp_auth_make_basic (parts[0], parts[1]);
+          GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "user",
+                                                    RS_GST_TOKEN_USER, G_TYPE_STRING, parts[0], NULL);
+          gst_rtsp_auth_add_basic (auth, basic, token);
+          gst_rtsp_token_unref (token);
+        }
+      gst_rtsp_media_factory_add_role (factory, "user", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+                                       GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, NULL);
+      gst_rtsp_server_set_auth (server, auth);
+    }
   gst_rtsp_mount_points_add_factory (mounts, "/tone", factory);
 
   if (max_sessions > 0)
@@ -126,6 +152,8 @@ main (int argc, char **argv)
       /* (3 of 3): no cleanup timer: the binding drives expiry. */
       if (policy && g_strcmp0 (policy, "peer-address") == 0)
         rs_gst_session_pool_set_owner_policy (pool, RS_GST_OWNER_PEER_ADDRESS);
+      else if (policy && g_strcmp0 (policy, "user") == 0)
+        rs_gst_session_pool_set_owner_policy (pool, RS_GST_OWNER_USER);
       else if (policy && g_strcmp0 (policy, "connection") != 0)
         {
           g_printerr ("rs-gst-tone-server: unknown --owner %s\n", policy);
@@ -152,5 +180,6 @@ main (int argc, char **argv)
   g_main_loop_run (loop);
   g_free (address);
   g_free (policy);
+  g_free (users);
   return 0;
 }

@@ -28,7 +28,7 @@ constexpr Micros kRecheck = rs::core::kMicrosPerSecond;
 
 // What the index knows of one stock session of the pool. Lives from the
 // session's creation in the pool to its removal, attached to the session as
-// qdata.
+// the session's `entry` field.
 struct Shared;
 struct Entry : rs::core::IndexNode {
   Shared *home = nullptr;             // whose entry it is
@@ -118,20 +118,48 @@ struct Shared {
   }
 };
 
-GQuark
-entry_quark () noexcept
+}  // namespace
+
+// The pool's sessions: stock GstRTSPSession objects in all but one field,
+// the index entry, which qdata would also hold, at the price of a bit lock
+// and a list walk per lookup.
+#define RS_GST_TYPE_SESSION (rs_gst_session_get_type ())
+G_DECLARE_FINAL_TYPE (RsGstSession, rs_gst_session, RS_GST, SESSION, GstRTSPSession)
+
+struct _RsGstSession {
+  GstRTSPSession parent_instance;
+  Entry *entry;  // guarded by its pool's Shared::lock; null once removed
+};
+
+G_DEFINE_FINAL_TYPE (RsGstSession, rs_gst_session, GST_TYPE_RTSP_SESSION)
+
+static void
+rs_gst_session_class_init (RsGstSessionClass *)
 {
-  static GQuark quark = g_quark_from_static_string ("rs-gst-session-pool-entry");
-  return quark;
 }
+
+static void
+rs_gst_session_init (RsGstSession *)
+{
+}
+
+namespace {
 
 // The entry of `session` in `shared`'s pool, if it is one of its sessions.
 // Called with the lock held.
 Entry *
 entry_of (Shared &shared, GstRTSPSession *session) noexcept
 {
-  auto *entry = static_cast<Entry *> (g_object_get_qdata (G_OBJECT (session), entry_quark ()));
+  if (!RS_GST_IS_SESSION (session))
+    return nullptr;
+  Entry *entry = RS_GST_SESSION (session)->entry;
   return entry && entry->home == &shared ? entry : nullptr;
+}
+
+void
+set_entry (GstRTSPSession *session, Entry *entry) noexcept
+{
+  RS_GST_SESSION (session)->entry = entry;
 }
 
 // The view whose create is running on this thread, for the pool's
@@ -350,7 +378,7 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
   // Runs under the pool's lock: nothing here may call back into the pool.
   auto *pool = RS_GST_SESSION_POOL (gst_pool);
   Shared &shared = shared_of (pool);
-  GstRTSPSession *session = gst_rtsp_session_new (id);
+  auto *session = static_cast<GstRTSPSession *> (g_object_new (RS_GST_TYPE_SESSION, "sessionid", id, nullptr));
   auto *entry = new Entry;
   entry->home = &shared;
   entry->session = session;
@@ -361,7 +389,7 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
     }
   const Micros now = g_get_monotonic_time ();
   entry->recheck_at = now + kRecheck;
-  g_object_set_qdata (G_OBJECT (session), entry_quark (), entry);
+  set_entry (session, entry);
   std::lock_guard guard (shared.lock);
   if (!creating_view)
     entry->owner = owner_from_context (shared.policy);
@@ -386,7 +414,7 @@ pool_session_removed (GstRTSPSessionPool *gst_pool, GstRTSPSession *session) noe
     entry = entry_of (shared, session);
     if (entry == nullptr)
       return;
-    g_object_steal_qdata (G_OBJECT (session), entry_quark ());
+    set_entry (session, nullptr);
     shared.index.unschedule (*entry);
     shared.unlink (entry);
   }
@@ -424,7 +452,7 @@ rs_gst_session_pool_finalize (GObject *object) noexcept
     entries = shared.entries;
     shared.entries = nullptr;
     for (Entry *entry = entries; entry; entry = entry->next_entry)
-      g_object_steal_qdata (G_OBJECT (entry->session), entry_quark ());
+      set_entry (entry->session, nullptr);
     if (shared.owner_notify)
       shared.owner_notify (shared.owner_data);
     shared.owner_func = nullptr;
@@ -791,7 +819,17 @@ rs_gst_session_pool_may_use (RsGstSessionPool *pool, GstRTSPSession *session, Gs
   if (owner.empty ())
     return true;
   if (owner.starts_with ("user:"))
-    return owner.compare (5, std::string::npos, user_of (ctx->token)) == 0;
+    {
+      // GStreamer authenticates only the requests its checks need a token
+      // for (not PLAY, PAUSE, TEARDOWN...): do what its check would.
+      if (ctx->token == nullptr && ctx->auth)
+        {
+          auto *auth_class = GST_RTSP_AUTH_GET_CLASS (ctx->auth);
+          if (auth_class->authenticate)
+            auth_class->authenticate (ctx->auth, ctx);
+        }
+      return owner.compare (5, std::string::npos, user_of (ctx->token)) == 0;
+    }
   return ctx->client && owner == "connection:" + std::to_string (rs_gst_client_serial (ctx->client));
 }
 

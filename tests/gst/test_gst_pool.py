@@ -46,7 +46,7 @@ def test_ids_are_22_alphanumerics_and_distinct():
 def test_it_is_a_stock_session_pool():
     pool = RtspSessionGst.SessionPool.new()
     assert isinstance(pool, GstRtspServer.RTSPSessionPool)
-    assert type(pool.create()) is GstRtspServer.RTSPSession
+    assert isinstance(pool.create(), GstRtspServer.RTSPSession)
     assert pool.get_owner(pool.create()) == ""  # made by the application: nobody's
 
 

@@ -32,16 +32,19 @@ def hardened():
 class Victim:
     """A client playing the tone over UDP on its own connection."""
 
-    def __init__(self, server):
+    def __init__(self, server, auth=None):
         self.server = server
+        self.auth = dict(auth or {})
         self.udp = UdpPair()
         self.conn = RtspClient(server.port)
-        resp = self.conn.request("DESCRIBE", headers={"Accept": "application/sdp"})
+        resp = self.conn.request("DESCRIBE", headers={"Accept": "application/sdp", **self.auth})
         assert resp.status == 200, resp
-        resp = self.conn.setup_udp(self.udp.rtp_port, self.udp.rtcp_port, path="/tone/stream=0")
+        resp = self.conn.request("SETUP", self.conn.url("/tone/stream=0"),
+                                 {"Transport": f"RTP/AVP;unicast;client_port={self.udp.rtp_port}-{self.udp.rtcp_port}",
+                                  **self.auth})
         assert resp.status == 200, resp
         self.session = resp.session_id()
-        resp = self.conn.request("PLAY", session=self.session)
+        resp = self.conn.request("PLAY", headers=self.auth, session=self.session)
         self.last_request = time.monotonic()
         assert resp.status == 200, resp
         assert len(self.udp.receive_rtp(5, timeout=5.0)) == 5, "the victim's tone never arrived"
@@ -51,26 +54,33 @@ class Victim:
         return sum(len(p) for p in self.udp.receive_rtp(10 ** 6, timeout=seconds))
 
     def alive(self):
-        return self.conn.request("GET_PARAMETER", session=self.session).status == 200
+        return self.conn.request("GET_PARAMETER", headers=self.auth, session=self.session).status == 200
 
     def close(self):
         self.conn.close()
         self.udp.close()
 
 
-def attack(server, method, session):
-    """One foreign request on a new connection; returns its status."""
+def attack(server, method, session, auth=None, answers=None):
+    """One foreign request on a new connection; returns its status (and
+    appends the response to @answers)."""
+    auth = dict(auth or {})
     with RtspClient(server.port) as other, UdpPair() as udp:
         if method == "SETUP":
-            return other.setup_udp(udp.rtp_port, udp.rtcp_port, path="/tone/stream=0", session=session).status
-        if method == "OPTIONS":
+            resp = other.request("SETUP", other.url("/tone/stream=0"),
+                                 {"Transport": f"RTP/AVP;unicast;client_port={udp.rtp_port}-{udp.rtcp_port}", **auth},
+                                 session=session)
+        elif method == "OPTIONS":
             # OPTIONS *, then the connection closes: GStreamer's close cleanup
             # tears down what the connection watched.
-            status = other.request("OPTIONS", url="*", session=session).status
+            resp = other.request("OPTIONS", url="*", headers=auth, session=session)
             other.close()
             time.sleep(0.5)
-            return status
-        return other.request(method, session=session).status
+        else:
+            resp = other.request(method, headers=auth, session=session)
+        if answers is not None:
+            answers.append(resp)
+        return resp.status
 
 
 def stops_victim(victim):
@@ -150,6 +160,71 @@ def test_peer_address_policy_shares_sessions_between_connections_of_a_peer():
             assert other.request("TEARDOWN", session=victim.session).status == 200
         assert server.removed(victim.session, timeout=2.0) is not None
         victim.close()
+    finally:
+        assert server.stop() == 0
+
+
+def basic(user, password):
+    import base64
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+ALICE = basic("alice", "alice-pw")
+BOB = basic("bob", "bob-pw")
+
+
+@pytest.fixture(scope="module")
+def by_user():
+    server = GstServer("--owner", "user", "--users", "alice:alice-pw,bob:bob-pw")
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("method", ATTACKS)
+def test_user_policy_refuses_another_user(by_user, method):
+    victim = Victim(by_user, auth=ALICE)
+    try:
+        answers = []
+        status = attack(by_user, method, victim.session, auth=BOB, answers=answers)
+        if method == "OPTIONS":
+            # Answered, but without the session (rejecting OPTIONS aborts
+            # GStreamer 1.22).
+            assert status == 200
+            assert answers[0].header("Session") is None
+        else:
+            assert status == 454
+        assert victim.rtp_bytes(1.0) > 20 * 172
+        assert by_user.removed(victim.session) is None
+        assert victim.alive()
+    finally:
+        victim.close()
+
+
+def test_user_policy_shares_a_session_between_connections_of_its_user(by_user):
+    victim = Victim(by_user, auth=ALICE)
+    try:
+        assert attack(by_user, "GET_PARAMETER", victim.session, auth=ALICE) == 200
+        # Without credentials: nobody's request, not alice's.
+        assert attack(by_user, "GET_PARAMETER", victim.session) == 454
+        # (alice's other connection watched the session, so its close stopped
+        # the media, as GStreamer does for any connection of the owner.)
+        assert attack(by_user, "TEARDOWN", victim.session, auth=ALICE) == 200
+        assert by_user.removed(victim.session, timeout=2.0) is not None
+    finally:
+        victim.close()
+
+
+def test_max_sessions_answers_503_and_keeps_the_pool_consistent():
+    server = GstServer("--max-sessions", "1")
+    try:
+        first = Victim(server)
+        with RtspClient(server.port) as other, UdpPair() as udp:
+            assert other.setup_udp(udp.rtp_port, udp.rtcp_port, path="/tone/stream=0").status == 503
+        assert first.conn.request("TEARDOWN", session=first.session).status == 200
+        assert server.removed(first.session, timeout=2.0) is not None
+        first.close()
+        second = Victim(server)  # the slot is free again
+        second.close()
     finally:
         assert server.stop() == 0
 
