@@ -34,8 +34,6 @@ struct Entry : rs::core::IndexNode {
   Shared *home = nullptr;             // whose entry it is
   GstRTSPSession *session = nullptr;  // held by the pool's table while the entry lives
   Micros recheck_at = 0;              // judge again no later than this
-  Entry *prev_entry = nullptr;        // every entry of the pool, for its finalize
-  Entry *next_entry = nullptr;
   GstRTSPSessionPool *view = nullptr;  // the view that made it (owned), if any
   std::string owner;                   // owner key; empty: nobody's
 };
@@ -75,7 +73,7 @@ EntryTraits::deadline (Entry &entry, Micros now) noexcept
 struct Shared {
   std::mutex lock;  // guards everything below, and every entry
   rs::core::ExpiryIndex<Entry, EntryTraits> index;
-  Entry *entries = nullptr;
+  std::size_t live_entries = 0;
   std::vector<GSource *> watches;                // attached or not; to wake
   std::map<std::string, GWeakRef> views;         // owner key -> live view
   GWeakRef pool;                                 // the RsGstSessionPool
@@ -90,23 +88,6 @@ struct Shared {
     for (auto &[key, ref] : views)
       g_weak_ref_clear (&ref);
     g_weak_ref_clear (&pool);
-  }
-  void link (Entry *entry) noexcept
-  {
-    entry->next_entry = entries;
-    if (entries)
-      entries->prev_entry = entry;
-    entries = entry;
-  }
-  void unlink (Entry *entry) noexcept
-  {
-    if (entry->prev_entry)
-      entry->prev_entry->next_entry = entry->next_entry;
-    else
-      entries = entry->next_entry;
-    if (entry->next_entry)
-      entry->next_entry->prev_entry = entry->prev_entry;
-    entry->prev_entry = entry->next_entry = nullptr;
   }
   // Wakes every watch's context, so that it sleeps until the new earliest
   // deadline. Called with the lock held.
@@ -393,7 +374,7 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
   std::lock_guard guard (shared.lock);
   if (!creating_view)
     entry->owner = owner_from_context (shared.policy);
-  shared.link (entry);
+  shared.live_entries++;
   if (shared.index.schedule (*entry, now))
     shared.wake_watches ();
   return session;
@@ -416,7 +397,7 @@ pool_session_removed (GstRTSPSessionPool *gst_pool, GstRTSPSession *session) noe
       return;
     set_entry (session, nullptr);
     shared.index.unschedule (*entry);
-    shared.unlink (entry);
+    shared.live_entries--;
   }
   if (entry->view)
     {
@@ -444,31 +425,20 @@ rs_gst_session_pool_finalize (GObject *object) noexcept
       g_source_unref (pool->bound_watch);
       pool->bound_watch = nullptr;
     }
-  Entry *entries;
+  GDestroyNotify notify;
+  gpointer data;
   {
     Shared &shared = shared_of (pool);
     std::lock_guard guard (shared.lock);
-    shared.index.clear ();
-    entries = shared.entries;
-    shared.entries = nullptr;
-    for (Entry *entry = entries; entry; entry = entry->next_entry)
-      set_entry (entry->session, nullptr);
-    if (shared.owner_notify)
-      shared.owner_notify (shared.owner_data);
+    // Dispose removed every session, and with it every entry.
+    g_warn_if_fail (shared.live_entries == 0);
+    notify = shared.owner_notify;
+    data = shared.owner_data;
     shared.owner_func = nullptr;
     shared.owner_notify = nullptr;
   }
-  for (Entry *entry = entries; entry;)
-    {
-      Entry *next = entry->next_entry;
-      if (entry->view)
-        {
-          gst_rtsp_session_pool_remove (entry->view, entry->session);
-          g_object_unref (entry->view);
-        }
-      delete entry;
-      entry = next;
-    }
+  if (notify)
+    notify (data);
   delete pool->shared;
   pool->shared = nullptr;
   // Dispose emptied the pool: the stock finalize has nothing left to remove.
