@@ -257,15 +257,15 @@ def test_ffprobe(hardened, transport):
 def test_rtspsrc_keeps_a_short_session_alive():
     if not shutil.which("gst-launch-1.0"):
         pytest.skip("no gst-launch-1.0")
-    # Timeout 1 s: GStreamer allows 5 s more, so 6 s without a keep-alive
-    # ends the session.
-    server = GstServer("--timeout", "1")
+    # Timeout 3 s: GStreamer allows 5 s more, so 8 s without a keep-alive
+    # ends the session; rtspsrc sends one a second before the 3 s.
+    server = GstServer("--timeout", "3")
     try:
         started = time.monotonic()
         player = subprocess.Popen(["gst-launch-1.0", "-q", "rtspsrc", f"location={server.url}", "protocols=udp",
                                    "!", "fakesink"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(10)
+            time.sleep(12)
             assert player.poll() is None, player.stderr.read()
             ids = created_ids(server, started)
             assert len(ids) == 1, ids
