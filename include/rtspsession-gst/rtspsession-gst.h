@@ -22,8 +22,10 @@ G_BEGIN_DECLS
  *   connection that made it; any connection from that address can reach it.
  * @RS_GST_OWNER_USER: a session belongs to the user named by the
  *   %RS_GST_TOKEN_USER field of the #GstRTSPToken its SETUP was authorized
- *   with (to the connection, when the token names no user); requests of other
- *   users get 454 Session Not Found.
+ *   with, and to the connection that made it (only to that connection, when
+ *   the token names no user). Requests of others get 454 Session Not Found
+ *   and cannot control the session, but GStreamer's own lookup, which runs
+ *   before the request's user is known, still refreshes it.
  * @RS_GST_OWNER_CUSTOM: a session belongs to the key the function set with
  *   rs_gst_session_pool_set_owner_func() returns for the connection that made
  *   it; connections with the same key share sessions.

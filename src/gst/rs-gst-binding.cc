@@ -57,21 +57,43 @@ on_new_session (GstRTSPClient *, GstRTSPSession *session, gpointer pool) noexcep
   rs_gst_session_pool_reschedule (RS_GST_SESSION_POOL (pool), session);
 }
 
-// Stops `client` watching `session` without touching the session's medias:
-// GStreamer unlinks them on unwatch unless drop-backlog is set.
+// Stops `client` watching the sessions the request in `ctx` may not use,
+// without touching their medias: GStreamer unlinks them on unwatch unless
+// drop-backlog is set. All of them, not only ctx->session: GStreamer clears
+// ctx->session before some of its error answers, but the lookup before them
+// made the client watch it.
 void
-unwatch (GstRTSPClient *client, GstRTSPSession *session) noexcept
+unwatch_foreign (GstRTSPClient *client, GstRTSPContext *ctx, RsGstSessionPool *pool) noexcept
 {
+  struct Filter {
+    GstRTSPContext *ctx;
+    RsGstSessionPool *pool;
+    bool any;
+  } filter{ctx, pool, false};
+  // First look, without changing anything: most answers have nothing to drop.
+  GList *none = gst_rtsp_client_session_filter (
+    client,
+    [] (GstRTSPClient *, GstRTSPSession *watched, gpointer data) noexcept -> GstRTSPFilterResult {
+      auto *f = static_cast<Filter *> (data);
+      if (!rs_gst_session_pool_may_use (f->pool, watched, f->ctx))
+        f->any = true;
+      return GST_RTSP_FILTER_KEEP;
+    },
+    &filter);
+  g_list_free (none);
+  if (!filter.any)
+    return;
   gboolean drop_backlog = TRUE;
   g_object_get (client, "drop-backlog", &drop_backlog, nullptr);
   if (!drop_backlog)
     g_object_set (client, "drop-backlog", TRUE, nullptr);
-  GList *none = gst_rtsp_client_session_filter (
+  none = gst_rtsp_client_session_filter (
     client,
-    [] (GstRTSPClient *, GstRTSPSession *watched, gpointer target) noexcept -> GstRTSPFilterResult {
-      return watched == target ? GST_RTSP_FILTER_REMOVE : GST_RTSP_FILTER_KEEP;
+    [] (GstRTSPClient *, GstRTSPSession *watched, gpointer data) noexcept -> GstRTSPFilterResult {
+      auto *f = static_cast<Filter *> (data);
+      return rs_gst_session_pool_may_use (f->pool, watched, f->ctx) ? GST_RTSP_FILTER_KEEP : GST_RTSP_FILTER_REMOVE;
     },
-    session);
+    &filter);
   g_list_free (none);
   if (!drop_backlog)
     g_object_set (client, "drop-backlog", FALSE, nullptr);
@@ -88,7 +110,7 @@ on_pre_request (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexc
 {
   if (!foreign (ctx, pool))
     return GST_RTSP_STS_OK;
-  unwatch (client, ctx->session);
+  unwatch_foreign (client, ctx, RS_GST_SESSION_POOL (pool));
   // Rejecting OPTIONS here aborts GStreamer 1.22; send-message takes the
   // session out of its answer instead.
   if (ctx->method == GST_RTSP_OPTIONS)
@@ -101,18 +123,18 @@ void
 on_send_message (GstRTSPClient *client, GstRTSPContext *ctx, GstRTSPMessage *message, gpointer pool) noexcept
 {
   // Every answer passes here, error answers from before the pre-request
-  // signals too.
-  if (!foreign (ctx, pool))
-    return;
-  unwatch (client, ctx->session);
-  gst_rtsp_message_remove_header (message, GST_RTSP_HDR_SESSION, -1);
+  // signals too (some with ctx->session cleared).
+  if (foreign (ctx, pool))
+    gst_rtsp_message_remove_header (message, GST_RTSP_HDR_SESSION, -1);
+  if (ctx)
+    unwatch_foreign (client, ctx, RS_GST_SESSION_POOL (pool));
 }
 
 void
 on_handle_response (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexcept
 {
-  if (foreign (ctx, pool))
-    unwatch (client, ctx->session);
+  if (ctx)
+    unwatch_foreign (client, ctx, RS_GST_SESSION_POOL (pool));
 }
 
 const char *const pre_request_signals[] = {
@@ -191,11 +213,22 @@ rs_gst_server_bind_sessions (GstRTSPServer *server)
       gst_rtsp_server_set_session_pool (server, GST_RTSP_SESSION_POOL (pool));
       g_clear_object (&old);
     }
-  if (g_object_get_qdata (G_OBJECT (server), bound_quark ()) != pool)
+  // Which pool the server is bound to, as a weak reference: a raw pointer
+  // could name a later pool at the same address.
+  auto *bound = static_cast<GWeakRef *> (g_object_get_qdata (G_OBJECT (server), bound_quark ()));
+  gpointer bound_pool = bound ? g_weak_ref_get (bound) : nullptr;
+  if (bound_pool != pool)
     {
       g_signal_connect_object (server, "client-connected", G_CALLBACK (on_client_connected), pool, GConnectFlags (0));
-      g_object_set_qdata (G_OBJECT (server), bound_quark (), pool);
+      auto *ref = g_new (GWeakRef, 1);
+      g_weak_ref_init (ref, pool);
+      g_object_set_qdata_full (G_OBJECT (server), bound_quark (), ref, [] (gpointer data) noexcept {
+        g_weak_ref_clear (static_cast<GWeakRef *> (data));
+        g_free (data);
+      });
     }
+  if (bound_pool)
+    g_object_unref (bound_pool);
   // The server holds the pool.
   g_object_unref (pool);
   return pool;

@@ -32,10 +32,11 @@ constexpr Micros kRecheck = rs::core::kMicrosPerSecond;
 struct Shared;
 struct Entry : rs::core::IndexNode {
   Shared *home = nullptr;             // whose entry it is
-  GstRTSPSession *session = nullptr;  // held by the pool's table while the entry lives
+  GstRTSPSession *session = nullptr;  // a reference: alive while the entry is
   Micros recheck_at = 0;              // judge again no later than this
   GstRTSPSessionPool *view = nullptr;  // the view that made it (owned), if any
   std::string owner;                   // owner key; empty: nobody's
+  guint64 creator = 0;                 // serial of the connection that made it, 0: none
 };
 
 struct EntryTraits {
@@ -50,7 +51,13 @@ EntryTraits::deadline (Entry &entry, Micros now) noexcept
   // Milliseconds left, rounded down: never later than the real deadline.
   const gint left_ms = gst_rtsp_session_next_timeout_usec (entry.session, now);
   if (left_ms < 0)
-    return std::nullopt;  // timeout 0: never expires
+    {
+      if (gst_rtsp_session_get_timeout (entry.session) == 0)
+        return std::nullopt;  // timeout 0: never expires
+      // GStreamer's milliseconds overflow a gint beyond 24.8 days: judge
+      // again when that much has passed.
+      return now + Micros (G_MAXINT) * rs::core::kMicrosPerMilli;
+    }
   if (left_ms == 0)
     return now;
   const Micros due = now + Micros (left_ms) * rs::core::kMicrosPerMilli;
@@ -133,14 +140,16 @@ entry_of (Shared &shared, GstRTSPSession *session) noexcept
 {
   if (!RS_GST_IS_SESSION (session))
     return nullptr;
-  Entry *entry = RS_GST_SESSION (session)->entry;
+  Entry *entry = __atomic_load_n (&RS_GST_SESSION (session)->entry, __ATOMIC_RELAXED);
   return entry && entry->home == &shared ? entry : nullptr;
 }
 
 void
 set_entry (GstRTSPSession *session, Entry *entry) noexcept
 {
-  RS_GST_SESSION (session)->entry = entry;
+  // Written under the pool's lock; read without it only to see that it is
+  // gone (see cleanup_at), hence atomic.
+  __atomic_store_n (&RS_GST_SESSION (session)->entry, entry, __ATOMIC_RELAXED);
 }
 
 // The view whose create is running on this thread, for the pool's
@@ -339,18 +348,19 @@ user_of (GstRTSPToken *token)
 // request's user; otherwise the requesting connection; nobody for a session
 // an application makes itself.
 static std::string
-owner_from_context (RsGstOwnerPolicy policy)
+owner_from_context (RsGstOwnerPolicy policy, guint64 &creator)
 {
   GstRTSPContext *ctx = gst_rtsp_context_get_current ();
   if (ctx == nullptr || ctx->client == nullptr)
     return {};
+  creator = rs_gst_client_serial (ctx->client);
   if (policy == RS_GST_OWNER_USER)
     {
       std::string user = user_of (ctx->token);
       if (!user.empty ())
         return "user:" + user;
     }
-  return "connection:" + std::to_string (rs_gst_client_serial (ctx->client));
+  return "connection:" + std::to_string (creator);
 }
 
 static GstRTSPSession *
@@ -362,7 +372,7 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
   auto *session = static_cast<GstRTSPSession *> (g_object_new (RS_GST_TYPE_SESSION, "sessionid", id, nullptr));
   auto *entry = new Entry;
   entry->home = &shared;
-  entry->session = session;
+  entry->session = static_cast<GstRTSPSession *> (g_object_ref (session));
   if (creating_view)
     {
       entry->view = static_cast<GstRTSPSessionPool *> (g_object_ref (creating_view));
@@ -373,39 +383,52 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
   set_entry (session, entry);
   std::lock_guard guard (shared.lock);
   if (!creating_view)
-    entry->owner = owner_from_context (shared.policy);
+    entry->owner = owner_from_context (shared.policy, entry->creator);
   shared.live_entries++;
   if (shared.index.schedule (*entry, now))
     shared.wake_watches ();
   return session;
 }
 
+// Takes `session`'s entry out of the pool's books; null if it has none.
+static Entry *
+detach_entry (Shared &shared, GstRTSPSession *session) noexcept
+{
+  std::lock_guard guard (shared.lock);
+  Entry *entry = entry_of (shared, session);
+  if (entry == nullptr)
+    return nullptr;
+  set_entry (session, nullptr);
+  shared.index.unschedule (*entry);
+  shared.live_entries--;
+  return entry;
+}
+
+// Frees a detached entry, without any lock held.
+static void
+release_entry (Entry *entry) noexcept
+{
+  if (entry->view)
+    {
+      // The connections watching the session learn of it from the view.
+      gst_rtsp_session_pool_remove (entry->view, entry->session);
+      g_object_unref (entry->view);
+    }
+  g_object_unref (entry->session);
+  delete entry;
+}
+
 static void
 pool_session_removed (GstRTSPSessionPool *gst_pool, GstRTSPSession *session) noexcept
 {
   // Every removal comes here (remove, filter, cleanup: ours and the stock
-  // one), after the pool has let go of its lock.
+  // one), after the pool has let go of its lock; unless a handler stops
+  // the emission, in which case expiry finds the session gone.
   auto *pool = RS_GST_SESSION_POOL (gst_pool);
   if (pool->shared == nullptr)
     return;  // finalized: the entries are gone already
-  Entry *entry;
-  {
-    Shared &shared = shared_of (pool);
-    std::lock_guard guard (shared.lock);
-    entry = entry_of (shared, session);
-    if (entry == nullptr)
-      return;
-    set_entry (session, nullptr);
-    shared.index.unschedule (*entry);
-    shared.live_entries--;
-  }
-  if (entry->view)
-    {
-      // The connections watching it learn of it from the view.
-      gst_rtsp_session_pool_remove (entry->view, session);
-      g_object_unref (entry->view);
-    }
-  delete entry;
+  if (Entry *entry = detach_entry (shared_of (pool), session))
+    release_entry (entry);
 }
 
 static void
@@ -566,6 +589,14 @@ rs_gst_session_pool_cleanup_at (RsGstSessionPool *pool, gint64 now)
     {
       if (gst_rtsp_session_pool_remove (GST_RTSP_SESSION_POOL (pool), session))
         removed++;
+      // Normally the class handler has released the entry, in this thread;
+      // not if a handler stopped the emission, or the session left the pool
+      // that way earlier.
+      if (__atomic_load_n (&RS_GST_SESSION (session)->entry, __ATOMIC_RELAXED) != nullptr)
+        {
+          if (Entry *entry = detach_entry (shared_of (pool), session))
+            release_entry (entry);
+        }
       g_object_unref (session);
     }
   return removed;
@@ -693,7 +724,8 @@ rs_gst_session_pool_get_owner_policy (RsGstSessionPool *pool)
  * Sets the function that names the owner key of each connection a bound
  * server accepts, and the owner policy to %RS_GST_OWNER_CUSTOM (back to
  * %RS_GST_OWNER_CONNECTION when @func is %NULL). @func runs in the thread
- * that accepts connections.
+ * that accepts connections; set or replace it before the server is bound
+ * or from that thread, as a replaced function's data is freed at once.
  *
  * Since: 1.0
  */
@@ -778,6 +810,7 @@ bool
 rs_gst_session_pool_may_use (RsGstSessionPool *pool, GstRTSPSession *session, GstRTSPContext *ctx)
 {
   std::string owner;
+  guint64 creator;
   {
     Shared &shared = shared_of (pool);
     std::lock_guard guard (shared.lock);
@@ -785,22 +818,26 @@ rs_gst_session_pool_may_use (RsGstSessionPool *pool, GstRTSPSession *session, Gs
     if (entry == nullptr)
       return true;  // not ours to guard
     owner = entry->owner;
+    creator = entry->creator;
   }
   if (owner.empty ())
     return true;
-  if (owner.starts_with ("user:"))
+  // The connection that made a session may always use it, with or
+  // without credentials on later requests, as GStreamer lets it.
+  if (ctx->client && creator != 0 && rs_gst_client_serial (ctx->client) == creator)
+    return true;
+  if (!owner.starts_with ("user:"))
+    return false;
+  // GStreamer authenticates only the requests its checks need a token for
+  // (not PLAY, PAUSE, TEARDOWN...): do what its check would, for a request
+  // (a response message has no credentials).
+  if (ctx->token == nullptr && ctx->auth && ctx->request)
     {
-      // GStreamer authenticates only the requests its checks need a token
-      // for (not PLAY, PAUSE, TEARDOWN...): do what its check would.
-      if (ctx->token == nullptr && ctx->auth)
-        {
-          auto *auth_class = GST_RTSP_AUTH_GET_CLASS (ctx->auth);
-          if (auth_class->authenticate)
-            auth_class->authenticate (ctx->auth, ctx);
-        }
-      return owner.compare (5, std::string::npos, user_of (ctx->token)) == 0;
+      auto *auth_class = GST_RTSP_AUTH_GET_CLASS (ctx->auth);
+      if (auth_class->authenticate)
+        auth_class->authenticate (ctx->auth, ctx);
     }
-  return ctx->client && owner == "connection:" + std::to_string (rs_gst_client_serial (ctx->client));
+  return owner.compare (5, std::string::npos, user_of (ctx->token)) == 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -24,8 +24,10 @@ class GstServer:
         self.stderr = []
         self._cond = threading.Condition()
         cmd = list(program or [SERVER]) + ["--port", "0", "--address", HOST] + [str(a) for a in args]
+        env = dict(os.environ)
+        env.setdefault("G_DEBUG", "fatal-criticals")  # a critical fails the test
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True)]
         for t in self._threads:

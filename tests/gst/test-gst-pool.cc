@@ -237,3 +237,27 @@ TEST(GstPool, ThreadsCreateFindTouchRemoveAndExpireAtOnce) {
   EXPECT_EQ(gst_rtsp_session_pool_get_n_sessions(base(pool)), 0u);
   EXPECT_EQ(rs_gst_session_pool_next_wakeup(pool, g_get_monotonic_time()), -1);
 }
+
+TEST(GstPool, AHandlerThatStopsTheRemovalSignalLeavesNothingDangling) {
+  g_autoptr(RsGstSessionPool) pool = rs_gst_session_pool_new();
+  g_signal_connect(pool, "session-removed", G_CALLBACK(+[](GstRTSPSessionPool* p, GstRTSPSession*, gpointer) {
+                     g_signal_stop_emission_by_name(p, "session-removed");
+                   }), nullptr);
+  GstRTSPSession* session = make_session(pool, 1);
+  EXPECT_TRUE(gst_rtsp_session_pool_remove(base(pool), session));
+  g_object_unref(session);  // the pool's index still holds it, not the table
+  // Its deadline comes: the index finds it gone from the pool and lets go.
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, g_get_monotonic_time() + 2 * kSecond), 0u);
+  EXPECT_EQ(rs_gst_session_pool_next_wakeup(pool, g_get_monotonic_time()), -1);
+}
+
+TEST(GstPool, TimeoutsBeyondTheMillisecondRangeStillExpire) {
+  g_autoptr(RsGstSessionPool) pool = rs_gst_session_pool_new();
+  // 30 days: GStreamer's milliseconds overflow a gint.
+  g_autoptr(GstRTSPSession) session = make_session(pool, 30 * 24 * 3600);
+  const gint64 now = g_get_monotonic_time();
+  EXPECT_NE(rs_gst_session_pool_next_wakeup(pool, now), -1);
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + 29 * 24 * 3600 * kSecond), 0u);
+  EXPECT_TRUE(gst_rtsp_session_is_expired_usec(session, now + 31 * 24 * 3600 * kSecond));
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + 31 * 24 * 3600 * kSecond), 1u);
+}

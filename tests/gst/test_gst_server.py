@@ -76,6 +76,14 @@ def attack(server, method, session, auth=None, answers=None):
             resp = other.request("OPTIONS", url="*", headers=auth, session=session)
             other.close()
             time.sleep(0.5)
+        elif method in ERROR_ATTACKS:
+            # Requests GStreamer answers with an error after its session
+            # lookup but before any pre-request signal; then the close.
+            url, verb, extra = ERROR_ATTACKS[method]
+            resp = other.request(verb, url=url if url == "*" else other.url(url), headers={**extra, **auth},
+                                 session=session)
+            other.close()
+            time.sleep(0.5)
         else:
             resp = other.request(method, headers=auth, session=session)
         if answers is not None:
@@ -89,6 +97,13 @@ def stops_victim(victim):
 
 
 ATTACKS = ["PAUSE", "PLAY", "TEARDOWN", "GET_PARAMETER", "OPTIONS", "SETUP"]
+# name: (url, method, headers)
+ERROR_ATTACKS = {
+    "PLAY-404": ("/no-such-path", "PLAY", {}),
+    "TEARDOWN-*": ("*", "TEARDOWN", {}),
+    "UNKNOWN-METHOD": ("/tone", "FROBNICATE", {}),
+    "REQUIRE": ("/tone", "PLAY", {"Require": "no-such-feature"}),
+}
 
 
 @pytest.mark.parametrize("method", ATTACKS)
@@ -178,6 +193,44 @@ def by_user():
     server = GstServer("--owner", "user", "--users", "alice:alice-pw,bob:bob-pw")
     yield server
     assert server.stop() == 0
+
+
+@pytest.mark.parametrize("method", sorted(ERROR_ATTACKS))
+@pytest.mark.parametrize("policy", ["connection", "user"])
+def test_foreign_requests_answered_with_errors_have_no_effect(hardened, by_user, policy, method):
+    server, auth, other = (hardened, None, None) if policy == "connection" else (by_user, ALICE, BOB)
+    victim = Victim(server, auth=auth)
+    try:
+        status = attack(server, method, victim.session, auth=other)
+        assert status >= 400
+        assert victim.rtp_bytes(1.0) > 20 * 172
+        assert server.removed(victim.session) is None
+        assert victim.alive()
+    finally:
+        victim.close()
+
+
+def test_user_policy_lets_the_creating_connection_go_without_credentials(by_user):
+    victim = Victim(by_user, auth=ALICE)
+    try:
+        assert victim.conn.request("GET_PARAMETER", session=victim.session).status == 200
+        assert victim.conn.request("PAUSE", session=victim.session).status == 200
+    finally:
+        victim.close()
+
+
+def test_user_policy_ignores_a_response_message_naming_a_session(by_user):
+    victim = Victim(by_user, auth=ALICE)
+    try:
+        with RtspClient(by_user.port) as other:
+            other.send(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: {victim.session}\r\n\r\n".encode())
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert victim.rtp_bytes(1.0) > 20 * 172
+        assert victim.alive()
+        assert by_user.proc.poll() is None  # no critical aborted it
+    finally:
+        victim.close()
 
 
 @pytest.mark.parametrize("method", ATTACKS)
