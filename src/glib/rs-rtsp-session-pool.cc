@@ -15,6 +15,7 @@
 #include "core/session-id.hh"
 #include "rs-cxx-private.hh"
 #include "rs-rtsp-session-private.hh"
+#include "rs-watch-timeout.hh"
 
 /**
  * RsRTSPSessionPool:
@@ -542,21 +543,7 @@ watch_prepare (GSource *source, gint *timeout) noexcept
 {
   auto *watch = reinterpret_cast<PoolWatch *> (source);
   const gint64 now = g_source_get_time (source);
-  auto wakeup = get_engine (watch->pool).next_wakeup (now);
-  if (!wakeup)
-    {
-      *timeout = -1;  // nothing can expire; a new deadline wakes the context
-      return FALSE;
-    }
-  if (*wakeup <= now)
-    {
-      *timeout = 0;
-      return TRUE;
-    }
-  // Round up so that the source never wakes before the deadline.
-  const gint64 wait_ms = (*wakeup - now + 999) / 1000;
-  *timeout = static_cast<gint> (std::min<gint64> (wait_ms, G_MAXINT));
-  return FALSE;
+  return rs_watch_timeout (get_engine (watch->pool).next_wakeup (now), now, timeout);
 }
 
 gboolean
@@ -564,8 +551,7 @@ watch_check (GSource *source) noexcept
 {
   auto *watch = reinterpret_cast<PoolWatch *> (source);
   const gint64 now = g_source_get_time (source);
-  auto wakeup = get_engine (watch->pool).next_wakeup (now);
-  return wakeup && *wakeup <= now;
+  return rs_watch_timeout (get_engine (watch->pool).next_wakeup (now), now, nullptr);
 }
 
 gboolean

@@ -13,6 +13,7 @@
 #include "core/clock.hh"
 #include "core/expiry-index.hh"
 #include "core/session-id.hh"
+#include "glib/rs-watch-timeout.hh"
 #include "rs-gst-private.hh"
 
 using rs::core::Micros;
@@ -875,20 +876,7 @@ watch_prepare (GSource *source, gint *timeout) noexcept
 {
   auto *watch = reinterpret_cast<PoolWatch *> (source);
   const gint64 now = g_source_get_time (source);
-  auto wakeup = watch_wakeup (watch, now);
-  if (!wakeup)
-    {
-      *timeout = -1;  // nothing can expire; a new deadline wakes the context
-      return FALSE;
-    }
-  if (*wakeup <= now)
-    {
-      *timeout = 0;
-      return TRUE;
-    }
-  // Rounded up, so that the watch never wakes before the deadline.
-  *timeout = static_cast<gint> (std::min<gint64> ((*wakeup - now + 999) / 1000, G_MAXINT));
-  return FALSE;
+  return rs_watch_timeout (watch_wakeup (watch, now), now, timeout);
 }
 
 gboolean
@@ -896,8 +884,7 @@ watch_check (GSource *source) noexcept
 {
   auto *watch = reinterpret_cast<PoolWatch *> (source);
   const gint64 now = g_source_get_time (source);
-  auto wakeup = watch_wakeup (watch, now);
-  return wakeup && *wakeup <= now;
+  return rs_watch_timeout (watch_wakeup (watch, now), now, nullptr);
 }
 
 gboolean
