@@ -253,3 +253,65 @@ def test_bind_sessions_keeps_max_sessions_and_is_idempotent():
     assert server.get_session_pool() is pool
     assert pool.get_max_sessions() == 7
     assert RtspSessionGst.server_bind_sessions(server) is pool
+
+
+# -- the custom owner policy, on an in-process GstRTSPServer --
+
+def serve_in_thread(owner_func):
+    """A GstRTSPServer on 127.0.0.1 bound with @owner_func, run by a thread;
+    returns (port, stop)."""
+    import threading
+
+    context = GLib.MainContext.new()
+    server = GstRtspServer.RTSPServer.new()
+    server.set_address("127.0.0.1")
+    server.set_service("0")
+    factory = GstRtspServer.RTSPMediaFactory.new()
+    factory.set_launch("( audiotestsrc is-live=true samplesperbuffer=160 ! mulawenc ! rtppcmupay name=pay0 )")
+    server.get_mount_points().add_factory("/tone", factory)
+    pool = RtspSessionGst.server_bind_sessions(server)
+    pool.set_owner_func(owner_func)
+    server.attach(context)
+    loop = GLib.MainLoop.new(context, False)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+
+    def stop():
+        loop.quit()
+        thread.join(timeout=5)
+
+    return server.get_bound_port(), stop, pool
+
+
+def setup_session(client, udp):
+    resp = client.setup_udp(udp.rtp_port, udp.rtcp_port, path="/tone/stream=0")
+    assert resp.status == 200, resp
+    return resp.session_id()
+
+
+def test_custom_owner_keys_decide_who_shares_a_session():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "server"))
+    from rtsp_client import RtspClient, UdpPair
+
+    # Every connection gets the same key: they share their sessions.
+    port, stop, pool = serve_in_thread(lambda pool, client: "everyone")
+    try:
+        with RtspClient(port) as a, RtspClient(port) as b, UdpPair() as udp:
+            session = setup_session(a, udp)
+            assert b.request("GET_PARAMETER", session=session).status == 200
+            assert pool.get_owner(pool.find(session)) == "custom:everyone"
+    finally:
+        stop()
+
+    # A key of its own for each connection (None would mean the same).
+    keys = iter(range(10 ** 6))
+    port, stop, pool = serve_in_thread(lambda pool, client: f"k{next(keys)}")
+    try:
+        with RtspClient(port) as a, RtspClient(port) as b, UdpPair() as udp:
+            session = setup_session(a, udp)
+            assert b.request("GET_PARAMETER", session=session).status == 454
+            assert a.request("GET_PARAMETER", session=session).status == 200
+    finally:
+        stop()
