@@ -99,6 +99,16 @@ unwatch_foreign (GstRTSPClient *client, GstRTSPContext *ctx, RsGstSessionPool *p
     g_object_set (client, "drop-backlog", FALSE, nullptr);
 }
 
+// Whether GStreamer looked a session up for `message`: it names one in
+// Session:, or in Pipelined-Requests.
+bool
+names_a_session (GstRTSPMessage *message) noexcept
+{
+  gchar *value;
+  return gst_rtsp_message_get_header (message, GST_RTSP_HDR_SESSION, &value, 0) == GST_RTSP_OK
+         || gst_rtsp_message_get_header (message, GST_RTSP_HDR_PIPELINED_REQUESTS, &value, 0) == GST_RTSP_OK;
+}
+
 bool
 foreign (GstRTSPContext *ctx, gpointer pool) noexcept
 {
@@ -122,18 +132,23 @@ on_pre_request (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexc
 void
 on_send_message (GstRTSPClient *client, GstRTSPContext *ctx, GstRTSPMessage *message, gpointer pool) noexcept
 {
-  // Every answer passes here, error answers from before the pre-request
-  // signals too (some with ctx->session cleared).
+  // Every answer to a request passes here, error answers from before the
+  // pre-request signals too (some with ctx->session cleared). Messages the
+  // application sends on its own have no request: not ours to judge.
+  if (ctx == nullptr || ctx->request == nullptr)
+    return;
   if (foreign (ctx, pool))
     gst_rtsp_message_remove_header (message, GST_RTSP_HDR_SESSION, -1);
-  if (ctx)
+  // Only a message naming a session can have made the client watch one:
+  // others cost nothing here.
+  if (names_a_session (ctx->request))
     unwatch_foreign (client, ctx, RS_GST_SESSION_POOL (pool));
 }
 
 void
 on_handle_response (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexcept
 {
-  if (ctx)
+  if (ctx && ctx->response && names_a_session (ctx->response))
     unwatch_foreign (client, ctx, RS_GST_SESSION_POOL (pool));
 }
 

@@ -824,9 +824,14 @@ rs_gst_session_pool_may_use (RsGstSessionPool *pool, GstRTSPSession *session, Gs
   if (owner.empty ())
     return true;
   // The connection that made a session may always use it, with or
-  // without credentials on later requests, as GStreamer lets it.
+  // without credentials on later requests, as GStreamer lets it; not an
+  // RTSP-over-HTTP tunnel, whose requests anyone knowing its cookie can send.
   if (ctx->client && creator != 0 && rs_gst_client_serial (ctx->client) == creator)
-    return true;
+    {
+      GstRTSPConnection *connection = gst_rtsp_client_get_connection (ctx->client);
+      if (connection == nullptr || !gst_rtsp_connection_is_tunneled (connection) || !owner.starts_with ("user:"))
+        return true;
+    }
   if (!owner.starts_with ("user:"))
     return false;
   // GStreamer authenticates only the requests its checks need a token for

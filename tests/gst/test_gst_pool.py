@@ -315,3 +315,63 @@ def test_custom_owner_keys_decide_who_shares_a_session():
             assert a.request("GET_PARAMETER", session=session).status == 200
     finally:
         stop()
+
+
+def test_user_policy_leaves_messages_the_application_sends_alone():
+    import base64
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "server"))
+    from rtsp_client import RtspClient, UdpPair
+    gi.require_version("GstRtsp", "1.0")
+    from gi.repository import GstRtsp
+
+    context = GLib.MainContext.new()
+    server = GstRtspServer.RTSPServer.new()
+    server.set_address("127.0.0.1")
+    server.set_service("0")
+    factory = GstRtspServer.RTSPMediaFactory.new()
+    factory.set_launch("( audiotestsrc is-live=true ! mulawenc ! rtppcmupay name=pay0 )")
+    auth = GstRtspServer.RTSPAuth.new()
+    token = GstRtspServer.RTSPToken.new()
+    token.set_string("media.factory.role", "user")
+    token.set_string(RtspSessionGst.TOKEN_USER, "alice")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic("alice", "pw"), token)
+    factory.add_role_from_structure(Gst.Structure.from_string(
+        "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")[0])
+    server.set_auth(auth)
+    server.get_mount_points().add_factory("/tone", factory)
+    pool = RtspSessionGst.server_bind_sessions(server)
+    pool.set_owner_policy(RtspSessionGst.OwnerPolicy.USER)
+    clients = []
+    server.connect("client-connected", lambda s, c: clients.append(c))
+    server.attach(context)
+    loop = GLib.MainLoop.new(context, False)
+    import threading
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    alice = {"Authorization": "Basic " + base64.b64encode(b"alice:pw").decode()}
+    port = server.get_bound_port()
+    try:
+        with RtspClient(port) as first, RtspClient(port) as second, UdpPair() as udp:
+            resp = first.request("SETUP", first.url("/tone/stream=0"),
+                                 {"Transport": f"RTP/AVP;unicast;client_port={udp.rtp_port}-{udp.rtcp_port}", **alice})
+            session_id = resp.session_id()
+            # Her second connection watches the session after an authorized request...
+            assert second.request("GET_PARAMETER", headers=alice, session=session_id).status == 200
+            client = clients[-1]
+
+            def watched():
+                return len(client.session_filter(lambda c, s, d: GstRtspServer.RTSPFilterResult.REF, None))
+
+            assert watched() == 1
+            # ... and a message the server sends on its own keeps the session.
+            _, message = GstRtsp.rtsp_message_new_request(GstRtsp.RTSPMethod.SET_PARAMETER, first.url())
+            client.send_message(pool.find(session_id), message)
+            second.sock.settimeout(2)
+            head = second.sock.recv(4096).split(b"\r\n\r\n")[0].decode()
+            assert f"Session: {session_id}" in head, head
+            assert watched() == 1
+    finally:
+        loop.quit()
+        thread.join(timeout=5)

@@ -1,16 +1,18 @@
 """A real GstRTSPServer (rs-gst-tone-server) on 127.0.0.1, as GStreamer ships
 it and hardened by librtspsession-gst: the hijack matrix, real clients, and
 expiry timing."""
+import base64
 import os
 import re
-import sys
 import shutil
+import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from gst_server import GstServer, RtspClient, UdpPair
+from gst_server import HOST, GstServer, RtspClient, UdpPair
 
 ID = re.compile(r"^[A-Za-z0-9]{22}$")
 
@@ -371,3 +373,60 @@ def test_python_example(mode):
         victim.close()
     finally:
         assert server.stop() == 0
+
+
+# -- RTSP over HTTP under the user policy --
+
+class Tunnel:
+    """An RTSP-over-HTTP tunnel: a GET connection for answers, a POST one
+    for base64-encoded requests, joined by a cookie."""
+
+    def __init__(self, port, cookie):
+        self.port, self.cookie = port, cookie
+        self.get = socket.create_connection((HOST, port), timeout=3)
+        self.get.sendall(f"GET /tone HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                         "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+        assert self.get.recv(4096).startswith(b"HTTP/1.0 200")
+        self.post = self.open_post()
+
+    def open_post(self):
+        post = socket.create_connection((HOST, self.port), timeout=3)
+        post.sendall(f"POST /tone HTTP/1.0\r\nx-sessioncookie: {self.cookie}\r\n"
+                     "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+        return post
+
+    def request(self, text, post=None):
+        (post or self.post).sendall(base64.b64encode(text.encode()))
+        time.sleep(0.4)
+        return self.get.recv(65536).decode("latin-1")
+
+    def close(self):
+        self.get.close()
+        self.post.close()
+
+
+def test_user_policy_a_tunnel_cookie_is_not_a_credential(by_user):
+    url = f"rtsp://{HOST}:{by_user.port}/tone"
+    auth = "Authorization: " + ALICE["Authorization"] + "\r\n"
+    tunnel = Tunnel(by_user.port, "alice-tunnel-cookie")
+    try:
+        with UdpPair() as udp:
+            answer = tunnel.request(f"SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\n"
+                                    f"Transport: RTP/AVP;unicast;client_port={udp.rtp_port}-{udp.rtcp_port}\r\n"
+                                    f"{auth}\r\n")
+            session = re.search(r"Session: ([A-Za-z0-9]+)", answer).group(1)
+            assert tunnel.request(f"PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n{auth}\r\n") \
+                .startswith("RTSP/1.0 200")
+            assert len(udp.receive_rtp(20, timeout=2.0)) == 20
+            # Alice's POST half goes; someone else posts with her cookie and
+            # no credentials.
+            tunnel.post.close()
+            time.sleep(0.3)
+            stranger = tunnel.open_post()
+            answer = tunnel.request(f"PAUSE {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session}\r\n\r\n", post=stranger)
+            stranger.close()
+            assert answer.startswith("RTSP/1.0 454"), answer
+            udp.receive_rtp(1000, timeout=0.3)
+            assert len(udp.receive_rtp(20, timeout=2.0)) == 20
+    finally:
+        tunnel.close()
