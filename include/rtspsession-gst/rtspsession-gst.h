@@ -62,7 +62,7 @@ GType rs_gst_owner_policy_get_type (void);
  * RsGstSessionPool:
  *
  * A #GstRTSPSessionPool for gst-rtsp-server with librtspsession's session
- * ids and expiry index, holding stock #GstRTSPSession objects. Give it to a
+ * ids and expiry index, holding #GstRTSPSession objects. Give it to a
  * server with rs_gst_server_bind_sessions().
  *
  * Since: 1.0

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // RsGstSessionPool: a GstRTSPSessionPool with librtspsession's session ids
-// and expiry index, for stock GstRTSPSession objects; and the per-owner
+// and expiry index, for GstRTSPSession objects; and the per-owner
 // views of it that the server binding gives its connections.
 #include <algorithm>
 #include <map>
@@ -535,8 +535,9 @@ rs_gst_session_pool_init (RsGstSessionPool *pool)
 /**
  * rs_gst_session_pool_new:
  *
- * Makes a session pool for gst-rtsp-server that gives its stock
- * #GstRTSPSession objects 22-character alphanumeric ids from the operating
+ * Makes a session pool for gst-rtsp-server that gives its #GstRTSPSession
+ * objects (of a private subclass that only carries the pool's index entry)
+ * 22-character alphanumeric ids from the operating
  * system's cryptographic random source, and keeps them in an expiry index,
  * so that rs_gst_session_pool_cleanup() and the pool's watch cost what the
  * expired sessions cost, not what the number of sessions costs.
