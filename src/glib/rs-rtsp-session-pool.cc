@@ -128,8 +128,10 @@ rs_rtsp_session_pool_dispose (GObject *object) noexcept
 {
   auto *pool = RS_RTSP_SESSION_POOL (object);
   // Every remaining session is removed, with its signal, while the pool is
-  // still a whole object.
-  finish_removals (pool, get_engine (pool).take_all ());
+  // still a whole object; so are the ones session-removed handlers create
+  // meanwhile.
+  for (auto removed = get_engine (pool).take_all (); !removed.empty (); removed = get_engine (pool).take_all ())
+    finish_removals (pool, removed);
   G_OBJECT_CLASS (rs_rtsp_session_pool_parent_class)->dispose (object);
 }
 
@@ -212,8 +214,7 @@ wake_watches (RsRTSPSessionPool *pool) noexcept
   auto &priv = get_priv (pool);
   std::lock_guard guard (priv.watches_lock);
   for (GSource *source : priv.watches)
-    if (GMainContext *context = g_source_get_context (source))
-      g_main_context_wakeup (context);
+    rs_watch_wake (source);
 }
 
 }  // namespace
@@ -448,6 +449,8 @@ rs_rtsp_session_pool_remove (RsRTSPSessionPool *pool, RsRTSPSession *sess) noexc
   rs::core::Session *core = rs_rtsp_session_get_core (sess);
   if (!get_engine (pool).remove (core))
     return FALSE;
+  // A handler may drop the caller's last reference to the pool.
+  g_autoptr (RsRTSPSessionPool) keep_alive = static_cast<RsRTSPSessionPool *> (g_object_ref (pool));
   finish_removals (pool, {core});
   return TRUE;
 }
@@ -468,6 +471,9 @@ guint
 rs_rtsp_session_pool_cleanup_usec (RsRTSPSessionPool *pool, gint64 now) noexcept
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_POOL (pool), 0);
+  // A session-removed handler may drop the caller's last reference to the
+  // pool while more signals are to come.
+  g_autoptr (RsRTSPSessionPool) keep_alive = static_cast<RsRTSPSessionPool *> (g_object_ref (pool));
   return finish_removals (pool, get_engine (pool).take_expired (now));
 }
 

@@ -22,3 +22,19 @@ rs_watch_timeout (std::optional<gint64> wakeup, gint64 now, gint *timeout) noexc
     *timeout = wait;
   return wait == 0;
 }
+
+// Wakes the context `watch` is attached to, so that it prepares the watch
+// again. Quietly does nothing for a watch that is being finalized, was
+// destroyed, was never attached or whose context is gone: GLib's getters
+// would log a critical for each of those, and a pool wakes its watches from
+// any thread, at any time.
+inline void
+rs_watch_wake (GSource *watch) noexcept
+{
+  if (g_atomic_int_get (&watch->ref_count) <= 0)
+    return;
+  if ((g_atomic_int_get (&watch->flags) & G_HOOK_FLAG_ACTIVE) == 0)
+    return;  // destroyed
+  if (auto *context = static_cast<GMainContext *> (g_atomic_pointer_get (&watch->context)))
+    g_main_context_wakeup (context);
+}

@@ -102,8 +102,7 @@ struct Shared {
   void wake_watches () const noexcept
   {
     for (GSource *watch : watches)
-      if (GMainContext *context = g_source_get_context (watch))
-        g_main_context_wakeup (context);
+      rs_watch_wake (watch);
   }
 };
 

@@ -3,8 +3,10 @@
 
 #include <rtspsession/rtspsession.h>
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test-util.hh"
@@ -394,6 +396,108 @@ TEST(PoolWatch, WithoutACallbackRemovesItselfSilently) {
   EXPECT_TRUE(g_source_is_destroyed(watch));
   EXPECT_EQ(logged.count(), 0);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 1u);  // nobody cleaned up
+}
+
+// Waking watches never trips GLib's checks: for a watch destroyed without
+// being attached, one whose context is gone, while timeouts change.
+TEST(PoolWatch, WakingDeadWatchesIsQuiet) {
+  ExpectCriticals glib("GLib");
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(GSource) never_attached = rs_rtsp_session_pool_create_watch(pool);
+  g_source_destroy(never_attached);
+  g_autoptr(GSource) orphan = rs_rtsp_session_pool_create_watch(pool);
+  {
+    g_autoptr(GMainContext) context = g_main_context_new();
+    g_source_attach(orphan, context);
+  }  // the context goes, the watch stays
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
+  rs_rtsp_session_set_timeout(session, 1);  // an earlier deadline wakes the watches
+  g_autoptr(RsRTSPSession) other = rs_rtsp_session_pool_create(pool);
+  EXPECT_EQ(glib.count(), 0);
+}
+
+// ... nor for watches finalized while another thread lowers timeouts.
+// (Freeing a context while another thread uses its sources is not safe in
+// GLib itself, and is not tried.)
+TEST(PoolWatch, WatchesFinalizedWhileTimeoutsChangeAreQuiet) {
+  ExpectCriticals glib("GLib");
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
+  std::atomic<bool> stop{false};
+  std::thread changer([&] {
+    for (guint t = 0; !stop; t++)
+      rs_rtsp_session_set_timeout(session, 1 + t % 50);  // each lowering wakes the watches
+  });
+  g_autoptr(GMainContext) context = g_main_context_new();
+  for (int round = 0; round < 10; round++) {
+    std::vector<GSource*> watches;
+    for (int i = 0; i < 100; i++) {
+      GSource* watch = rs_rtsp_session_pool_create_watch(pool);
+      if (i % 2)
+        g_source_attach(watch, context);
+      g_source_destroy(watch);  // destroyed, attached or not, still alive
+      watches.push_back(watch);
+    }
+    g_usleep(5000);
+    for (GSource* watch : watches)
+      g_source_unref(watch);  // finalized as the other thread wakes them
+  }
+  stop = true;
+  changer.join();
+  for (const auto& m : glib.messages())
+    ADD_FAILURE() << m;
+  EXPECT_EQ(glib.count(), 0);
+}
+
+namespace {
+
+struct Dropper {
+  RsRTSPSessionPool* pool;
+  int removed = 0;
+};
+
+void drop_pool_on_first_removal(RsRTSPSessionPool*, RsRTSPSession*, gpointer data) {
+  auto* dropper = static_cast<Dropper*>(data);
+  if (dropper->removed++ == 0)
+    g_clear_object(&dropper->pool);
+}
+
+}  // namespace
+
+// A session-removed handler may drop the caller's last reference to the
+// pool in the middle of a cleanup (ASan sees a use after free otherwise).
+TEST(Pool, AHandlerMayDropTheLastReferenceDuringCleanup) {
+  Dropper dropper{rs_rtsp_session_pool_new()};
+  RsRTSPSessionPool* pool = dropper.pool;
+  g_signal_connect(pool, "session-removed", G_CALLBACK(drop_pool_on_first_removal), &dropper);
+  for (int i = 0; i < 3; i++)
+    g_object_unref(create_exact(pool, 1));
+  EXPECT_EQ(rs_rtsp_session_pool_cleanup_usec(pool, g_get_monotonic_time() + 60 * G_USEC_PER_SEC), 3u);
+  EXPECT_EQ(dropper.pool, nullptr);
+  EXPECT_EQ(dropper.removed, 3);
+}
+
+// Sessions a handler creates while the pool is disposed get their own
+// session-removed too.
+TEST(Pool, DisposeSignalsSessionsItsHandlersCreate) {
+  RsRTSPSessionPool* pool = rs_rtsp_session_pool_new();
+  struct Count {
+    int removed = 0;
+    int created = 0;
+  } count;
+  g_signal_connect(pool, "session-removed", G_CALLBACK(+[](RsRTSPSessionPool* p, RsRTSPSession*, gpointer data) {
+                     auto* c = static_cast<Count*>(data);
+                     c->removed++;
+                     if (c->created < 3) {
+                       c->created++;
+                       g_object_unref(rs_rtsp_session_pool_create(p));
+                     }
+                   }), &count);
+  for (int i = 0; i < 3; i++)
+    g_object_unref(rs_rtsp_session_pool_create(pool));
+  g_object_unref(pool);
+  EXPECT_EQ(count.created, 3);
+  EXPECT_EQ(count.removed, 6);
 }
 
 TEST(Pool, CriticalsForBadArguments) {

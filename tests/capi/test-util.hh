@@ -10,14 +10,13 @@
 // instead of letting G_DEBUG=fatal-criticals abort the test.
 class ExpectCriticals {
  public:
-  ExpectCriticals() {
+  explicit ExpectCriticals(const char* domain = "RtspSession") : domain_(domain) {
     saved_fatal_ = g_log_set_always_fatal(GLogLevelFlags(G_LOG_FATAL_MASK));
-    handler_ = g_log_set_handler("RtspSession",
-                                 GLogLevelFlags(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING), &ExpectCriticals::handle,
-                                 this);
+    handler_ = g_log_set_handler(domain_, GLogLevelFlags(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING),
+                                 &ExpectCriticals::handle, this);
   }
   ~ExpectCriticals() {
-    g_log_remove_handler("RtspSession", handler_);
+    g_log_remove_handler(domain_, handler_);
     g_log_set_always_fatal(saved_fatal_);
   }
   ExpectCriticals(const ExpectCriticals&) = delete;
@@ -31,6 +30,7 @@ class ExpectCriticals {
     static_cast<ExpectCriticals*>(self)->messages_.emplace_back(message);
   }
 
+  const char* domain_;
   GLogLevelFlags saved_fatal_;
   guint handler_;
   std::vector<std::string> messages_;
