@@ -5,7 +5,9 @@
 
 #include <rtspsession/rtspsession.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "test-util.hh"
 
@@ -307,4 +309,95 @@ TEST(Hostile, SessionWithAnotherIdFromVirtualMethod) {
   EXPECT_EQ(refused, nullptr);
   EXPECT_EQ(criticals.count(), 1);
   EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), 0u);
+}
+
+// Issue 11, library 5: the pool's filter returns on a busy pool, showing
+// each session present at its start once, whatever other threads add.
+TEST(Hostile, PoolFilterReturnsWhileAnotherThreadCreates) {
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  constexpr int kPresent = 50000;
+  for (int i = 0; i < kPresent; i++)
+    g_object_unref(rs_rtsp_session_pool_create(pool));
+  struct Shared {
+    std::atomic<bool> started{false};
+    std::atomic<bool> stop{false};
+    std::atomic<int> created{0};
+    int visited = 0;
+  } shared;
+  std::thread creator([&] {
+    while (!shared.started)
+      std::this_thread::yield();
+    while (!shared.stop) {  // from the filter's first callback to its end
+      g_object_unref(rs_rtsp_session_pool_create(pool));
+      shared.created++;
+    }
+  });
+  GList* none = rs_rtsp_session_pool_filter(
+      pool,
+      [](RsRTSPSessionPool*, RsRTSPSession*, gpointer data) {
+        auto* s = static_cast<Shared*>(data);
+        s->visited++;
+        s->started = true;
+        if (s->visited % 1000 == 0)
+          g_usleep(100);  // let the other thread add while the filter runs
+        return RS_RTSP_FILTER_KEEP;
+      },
+      &shared);
+  shared.stop = true;
+  creator.join();
+  EXPECT_EQ(none, nullptr);
+  EXPECT_EQ(shared.visited, kPresent);  // none of the other thread's sessions
+  EXPECT_GT(shared.created.load(), 0);
+}
+
+// ... and when its callback creates a session for each one it sees, it shows
+// those too, once each, and ends.
+TEST(Hostile, PoolFilterWhoseCallbackCreates) {
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  constexpr int kPresent = 20000;
+  for (int i = 0; i < kPresent; i++)
+    g_object_unref(rs_rtsp_session_pool_create(pool));
+  struct Count {
+    int visited = 0;
+    int created = 0;
+  } count;
+  GList* none = rs_rtsp_session_pool_filter(
+      pool,
+      [](RsRTSPSessionPool* p, RsRTSPSession*, gpointer data) {
+        auto* c = static_cast<Count*>(data);
+        c->visited++;
+        if (c->created < kPresent) {
+          c->created++;
+          g_object_unref(rs_rtsp_session_pool_create(p));
+        }
+        return RS_RTSP_FILTER_KEEP;
+      },
+      &count);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_EQ(count.created, kPresent);
+  EXPECT_EQ(count.visited, 2 * kPresent);
+  EXPECT_EQ(rs_rtsp_session_pool_get_n_sessions(pool), guint(2 * kPresent));
+}
+
+// Issue 11, library 9: a session filter that removes every media ends, with
+// every media gone.
+TEST(Hostile, SessionFilterRemovingEveryMedia) {
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("many-medias");
+  constexpr int kMedias = 20000;
+  g_autoptr(GObject) media = G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr));
+  for (int i = 0; i < kMedias; i++) {
+    std::string path = "/m" + std::to_string(i);
+    rs_rtsp_session_manage_media(session, path.c_str(), g_object_ref(media));
+  }
+  int visited = 0;
+  GList* none = rs_rtsp_session_filter(
+      session,
+      [](RsRTSPSession*, RsRTSPSessionMedia*, gpointer n) {
+        (*static_cast<int*>(n))++;
+        return RS_RTSP_FILTER_REMOVE;
+      },
+      &visited);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_EQ(visited, kMedias);
+  EXPECT_EQ(rs_rtsp_session_filter(session, nullptr, nullptr), nullptr);
 }
