@@ -315,7 +315,7 @@ TEST(Hostile, SessionWithAnotherIdFromVirtualMethod) {
 // each session present at its start once, whatever other threads add.
 TEST(Hostile, PoolFilterReturnsWhileAnotherThreadCreates) {
   g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
-  constexpr int kPresent = 50000;
+  constexpr int kPresent = 20000;
   for (int i = 0; i < kPresent; i++)
     g_object_unref(rs_rtsp_session_pool_create(pool));
   struct Shared {
@@ -383,7 +383,7 @@ TEST(Hostile, PoolFilterWhoseCallbackCreates) {
 // every media gone.
 TEST(Hostile, SessionFilterRemovingEveryMedia) {
   g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("many-medias");
-  constexpr int kMedias = 20000;
+  constexpr int kMedias = 10000;
   g_autoptr(GObject) media = G_OBJECT(g_object_new(G_TYPE_OBJECT, nullptr));
   for (int i = 0; i < kMedias; i++) {
     std::string path = "/m" + std::to_string(i);

@@ -429,7 +429,7 @@ TEST(PoolWatch, WatchesFinalizedWhileTimeoutsChangeAreQuiet) {
       rs_rtsp_session_set_timeout(session, 1 + t % 50);  // each lowering wakes the watches
   });
   g_autoptr(GMainContext) context = g_main_context_new();
-  for (int round = 0; round < 10; round++) {
+  for (int round = 0; round < 5; round++) {
     std::vector<GSource*> watches;
     for (int i = 0; i < 100; i++) {
       GSource* watch = rs_rtsp_session_pool_create_watch(pool);
