@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench-util.hh"
+
 #ifndef RS_BENCH_GST_RTSP_SERVER_VERSION
 #define RS_BENCH_GST_RTSP_SERVER_VERSION "?"
 #endif
@@ -83,17 +85,6 @@ struct Result {
   long expiry_removed = 0;  // sessions the cleanups removed meanwhile
   long anomalies = 0;         // counts that were not what the setup made
 };
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 // Sleeps until a g_get_monotonic_time() instant.
 void sleep_until_monotonic(gint64 when) {
@@ -294,26 +285,6 @@ Result measure(const PoolKind& kind, std::size_t n, int runs) {
 }
 
 // Runs measure() in a child and reads the Result back through a pipe.
-bool measure_in_child(const PoolKind& kind, std::size_t n, int runs, Result* out) {
-  int fds[2];
-  if (pipe(fds) != 0)
-    return false;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    gst_init(nullptr, nullptr);
-    Result r = measure(kind, n, runs);
-    ssize_t written = write(fds[1], &r, sizeof r);
-    _exit(written == sizeof r ? 0 : 1);
-  }
-  close(fds[1]);
-  ssize_t got = read(fds[0], out, sizeof *out);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return got == sizeof *out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 // The figures the companion library is meant to reach, printed next to the
 // measured ones (not asserted). They apply at kTargetSessions.
 constexpr std::size_t kTargetSessions = 1'000'000;
@@ -430,7 +401,8 @@ int main(int argc, char** argv) {
   std::vector<Measured> all;
   for (std::size_t n : sizes) {
     Measured x{n, {}, {}};
-    if (!measure_in_child(kStock, n, runs, &x.stock) || !measure_in_child(kOurs, n, runs, &x.ours)) {
+    if (!measure_in_child([&] { return measure(kStock, n, runs); }, &x.stock) ||
+        !measure_in_child([&] { return measure(kOurs, n, runs); }, &x.ours)) {
       fprintf(stderr, "a measurement failed at %zu sessions\n", n);
       return 1;
     }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench-util.hh"
 #include "resident-memory.hh"
 
 namespace {
@@ -75,17 +76,6 @@ struct Result {
   long finds_during_cleanup = 0;
   long removed_1pct = 0;
 };
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 Result measure(const Library& lib, std::size_t n) {
   Result r;
@@ -193,26 +183,6 @@ Result measure(const Library& lib, std::size_t n) {
 }
 
 // Runs measure() in a child and reads the Result back through a pipe.
-bool measure_in_child(const Library& lib, std::size_t n, Result* out) {
-  int fds[2];
-  if (pipe(fds) != 0)
-    return false;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    gst_init(nullptr, nullptr);
-    Result r = measure(lib, n);
-    ssize_t written = write(fds[1], &r, sizeof r);
-    _exit(written == sizeof r ? 0 : 1);
-  }
-  close(fds[1]);
-  ssize_t got = read(fds[0], out, sizeof *out);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return got == sizeof *out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 struct Metric {
   const char* name;
   const char* unit;
@@ -258,7 +228,7 @@ int main(int argc, char** argv) {
   printf("|---|---:|---:|---:|---:|\n");
   for (std::size_t n : sizes) {
     Result gst, rs;
-    if (!measure_in_child(kGst, n, &gst) || !measure_in_child(kRs, n, &rs)) {
+    if (!measure_in_child([&] { return measure(kGst, n); }, &gst) || !measure_in_child([&] { return measure(kRs, n); }, &rs)) {
       fprintf(stderr, "a measurement failed at %zu sessions\n", n);
       return 1;
     }
