@@ -14,25 +14,28 @@ scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 fuzz_seconds=${RS_FUZZ_SECONDS:-60}
 passed=0
 failed=0
+failures=()  # names, repeated just before the summary line
 
 count_meson_results() {  # build dir
   local log="$1/meson-logs/testlog.json" counts
-  if [ ! -f "$log" ]; then failed=$((failed + 1)); return; fi
+  if [ ! -f "$log" ]; then failed=$((failed + 1)); failures+=("$1: no test log"); return; fi
   counts=$(/usr/bin/python3 - "$log" <<'PY'
 import json, sys
-results = [json.loads(line)["result"] for line in open(sys.argv[1])]
-good = sum(r in ("OK", "EXPECTEDFAIL", "SKIP") for r in results)
-print(good, len(results) - good)
+tests = [json.loads(line) for line in open(sys.argv[1])]
+bad = [t["name"] for t in tests if t["result"] not in ("OK", "EXPECTEDFAIL", "SKIP")]
+print(len(tests) - len(bad), len(bad), " ".join(b.replace(" ", "_") for b in bad))
 PY
 )
-  passed=$((passed + ${counts% *}))
-  failed=$((failed + ${counts#* }))
+  read -r good bad names <<<"$counts"
+  passed=$((passed + good))
+  failed=$((failed + bad))
+  for name in $names; do failures+=("$1: $name"); done
 }
 
 step() {  # name, command...
   local name="$1"; shift
   echo "== $name"
-  if "$@"; then passed=$((passed + 1)); else echo "FAILED: $name"; failed=$((failed + 1)); fi
+  if "$@"; then passed=$((passed + 1)); else echo "FAILED: $name"; failed=$((failed + 1)); failures+=("$name"); fi
 }
 
 build_dir() {  # dir, meson options...
@@ -54,7 +57,7 @@ if build_dir build -Dgst=enabled; then
   step "valgrind memcheck (C API tests)" env G_SLICE=always-malloc G_DEBUG=gc-friendly \
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 build/tests/test-capi
 else
-  echo "FAILED: build"; failed=$((failed + 1))
+  echo "FAILED: build"; failed=$((failed + 1)); failures+=("build")
 fi
 
 sanitized=(-Db_lundef=false -Dintrospection=false -Dpython_tests=false -Dbench=disabled -Dgst=enabled)
@@ -63,14 +66,14 @@ if build_dir build-asan -Db_sanitize=address,undefined "${sanitized[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson_suite build-asan
 else
-  echo "FAILED: ASan build"; failed=$((failed + 1))
+  echo "FAILED: ASan build"; failed=$((failed + 1)); failures+=("ASan build")
 fi
 
 echo "== ThreadSanitizer build"
 if build_dir build-tsan -Db_sanitize=thread "${sanitized[@]}"; then
   meson_suite build-tsan --suite tsan
 else
-  echo "FAILED: TSan build"; failed=$((failed + 1))
+  echo "FAILED: TSan build"; failed=$((failed + 1)); failures+=("TSan build")
 fi
 
 echo "== libFuzzer build"
@@ -83,8 +86,9 @@ if CC=clang CXX=clang++ build_dir build-fuzz -Dfuzzing=true -Db_sanitize=address
     rm -rf "$work"
   done
 else
-  echo "FAILED: fuzz build"; failed=$((failed + 1))
+  echo "FAILED: fuzz build"; failed=$((failed + 1)); failures+=("fuzz build")
 fi
 
+for name in "${failures[@]}"; do echo "FAILED: $name"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
