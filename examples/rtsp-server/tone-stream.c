@@ -11,6 +11,13 @@
 #define RTP_HEADER_SIZE 12
 #define RTP_PACKET_SIZE (RTP_HEADER_SIZE + EX_TONE_PACKET_SAMPLES)
 #define MAX_BURST 10                           /* packets sent at once to catch up */
+#define PACKETS_PER_SECOND (EX_TONE_CLOCK_RATE / EX_TONE_PACKET_SAMPLES)
+#define TICK_MS 10
+/* The share of each tick that streaming may take: the rest of the main loop
+ * (requests, accepts, expiry, signals) always gets the remainder. Streams
+ * that do not fit skip what is late, as after any stall. */
+#define TICK_BUDGET_USEC 6000
+#define OVERRUN_LOG_INTERVAL_USEC (5 * G_USEC_PER_SEC)
 #define RTCP_SR_INTERVAL_USEC (5 * G_USEC_PER_SEC)
 #define TONE_AMPLITUDE 9830.0                  /* about -10 dBFS */
 #define CNAME "rs-example-server"
@@ -35,12 +42,12 @@ struct _ExToneStream
   guint64 packets_sent;
   guint64 octets_sent;
   gint64 next_sr_time;
-  GSource *timer;
+  guint slot; /* 1 + index in the scheduler while playing, else 0 */
+  const guint8 *payloads; /* the tone's packets for one second */
 
   /* UDP transport */
   GSocket *rtp_socket;
   GSocket *rtcp_socket;
-  GSource *rtp_source;
   GSource *rtcp_source;
   GSocketAddress *client_rtp;
   GSocketAddress *client_rtcp;
@@ -63,6 +70,21 @@ enum
 };
 
 static guint signals[N_SIGNALS];
+
+/* One scheduler for every playing stream: a single timer at the default
+ * priority, with a time budget per tick, instead of a timer per stream.
+ * However many streams play, control traffic is dispatched between ticks. */
+typedef struct
+{
+  GPtrArray *playing; /* ExToneStream*, not references: streams leave in pause and stop */
+  guint cursor;       /* where the next tick starts, so that no stream is always last */
+  GSource *timer;
+  guint64 overruns;
+  guint64 overruns_logged;
+  gint64 last_overrun_log;
+} Scheduler;
+
+static Scheduler scheduler;
 
 G_DEFINE_FINAL_TYPE (ExToneStream, ex_tone_stream, G_TYPE_OBJECT)
 
@@ -111,11 +133,6 @@ static void
 clear_transport (ExToneStream *self)
 {
   hold_session (self, FALSE);
-  if (self->rtp_source)
-    {
-      g_source_destroy (self->rtp_source);
-      g_clear_pointer (&self->rtp_source, g_source_unref);
-    }
   if (self->rtcp_source)
     {
       g_source_destroy (self->rtcp_source);
@@ -142,13 +159,40 @@ clear_transport (ExToneStream *self)
     free_data (data);
 }
 
+static gboolean on_scheduler_tick (gpointer user_data);
+
 static void
-stop_timer (ExToneStream *self)
+schedule (ExToneStream *self)
 {
-  if (self->timer)
+  if (self->slot)
+    return;
+  if (scheduler.playing == NULL)
+    scheduler.playing = g_ptr_array_new ();
+  g_ptr_array_add (scheduler.playing, self);
+  self->slot = scheduler.playing->len;
+  if (scheduler.timer == NULL)
     {
-      g_source_destroy (self->timer);
-      g_clear_pointer (&self->timer, g_source_unref);
+      scheduler.timer = g_timeout_source_new (TICK_MS);
+      g_source_set_callback (scheduler.timer, on_scheduler_tick, NULL, NULL);
+      g_source_attach (scheduler.timer, NULL);
+    }
+}
+
+/* O(1): the last stream takes the leaving one's place. */
+static void
+unschedule (ExToneStream *self)
+{
+  if (!self->slot)
+    return;
+  guint index = self->slot - 1;
+  g_ptr_array_remove_index_fast (scheduler.playing, index);
+  if (index < scheduler.playing->len)
+    ((ExToneStream *) g_ptr_array_index (scheduler.playing, index))->slot = index + 1;
+  self->slot = 0;
+  if (scheduler.playing->len == 0 && scheduler.timer)
+    {
+      g_source_destroy (scheduler.timer);
+      g_clear_pointer (&scheduler.timer, g_source_unref);
     }
 }
 
@@ -205,15 +249,8 @@ send_rtp (ExToneStream *self, gint64 index)
   packet[10] = (guint8) (self->ssrc >> 8);
   packet[11] = (guint8) self->ssrc;
 
-  /* The tone has a whole number of periods per second, so its phase is the
-   * sample's position within the second. */
-  guint64 first = (guint64) index * EX_TONE_PACKET_SAMPLES;
-  for (guint i = 0; i < EX_TONE_PACKET_SAMPLES; i++)
-    {
-      guint64 n = (first + i) % EX_TONE_CLOCK_RATE;
-      gdouble v = TONE_AMPLITUDE * sin (2.0 * G_PI * self->frequency * (gdouble) n / EX_TONE_CLOCK_RATE);
-      packet[RTP_HEADER_SIZE + i] = linear_to_ulaw ((gint) lround (v));
-    }
+  memcpy (packet + RTP_HEADER_SIZE, self->payloads + (index % PACKETS_PER_SECOND) * EX_TONE_PACKET_SAMPLES,
+          EX_TONE_PACKET_SAMPLES);
 
   send_packet (self, packet, sizeof packet, FALSE);
   self->marker = FALSE;
@@ -267,11 +304,31 @@ send_rtcp_sr (ExToneStream *self, gint64 now)
   send_packet (self, packet, sizeof packet, TRUE);
 }
 
-static gboolean
-on_tick (gpointer user_data)
+/* The tone has a whole number of periods per second, so one second of
+ * packets, computed once per frequency, serves every stream of it. */
+static const guint8 *
+tone_payloads (guint frequency)
 {
-  ExToneStream *self = user_data;
-  gint64 now = g_get_monotonic_time ();
+  static GHashTable *tones; /* frequency -> one second of µ-law samples */
+  if (tones == NULL)
+    tones = g_hash_table_new (g_direct_hash, g_direct_equal);
+  guint8 *samples = g_hash_table_lookup (tones, GUINT_TO_POINTER (frequency));
+  if (samples)
+    return samples;
+  samples = g_malloc (EX_TONE_CLOCK_RATE);
+  for (guint n = 0; n < EX_TONE_CLOCK_RATE; n++)
+    {
+      gdouble v = TONE_AMPLITUDE * sin (2.0 * G_PI * frequency * (gdouble) n / EX_TONE_CLOCK_RATE);
+      samples[n] = linear_to_ulaw ((gint) lround (v));
+    }
+  g_hash_table_insert (tones, GUINT_TO_POINTER (frequency), samples);
+  return samples;
+}
+
+/* Sends what is due of one stream. */
+static void
+stream_tick (ExToneStream *self, gint64 now)
+{
 
   gint burst = 0;
   while (self->playing && self->epoch + self->next_index * PACKET_USEC <= now && burst < MAX_BURST)
@@ -290,6 +347,45 @@ on_tick (gpointer user_data)
     {
       send_rtcp_sr (self, now);
       self->next_sr_time = now + RTCP_SR_INTERVAL_USEC;
+    }
+}
+
+static gboolean
+on_scheduler_tick (gpointer user_data)
+{
+  gint64 start = g_get_monotonic_time (), now = start;
+  guint n = scheduler.playing->len;
+  if (scheduler.cursor >= n)
+    scheduler.cursor = 0;
+  guint done = 0;
+  /* Sending never removes a stream from the array (a failing connection
+   * closes later, from the main loop), so the walk is over a stable array. */
+  for (; done < n; done++)
+    {
+      guint index = (scheduler.cursor + done) % n;
+      stream_tick (g_ptr_array_index (scheduler.playing, index), now);
+      if ((done & 15) == 15)
+        {
+          now = g_get_monotonic_time ();
+          if (now - start > TICK_BUDGET_USEC)
+            {
+              done++;
+              break;
+            }
+        }
+    }
+  scheduler.cursor = (scheduler.cursor + done) % MAX (n, 1);
+  if (done < n)
+    {
+      scheduler.overruns++;
+      if (now - scheduler.last_overrun_log >= OVERRUN_LOG_INTERVAL_USEC || scheduler.last_overrun_log == 0)
+        {
+          g_print ("limit: streaming over its budget of %d ms per %d ms tick: %u of %u streams late, skipping "
+                   "packets (%" G_GUINT64_FORMAT " ticks)\n",
+                   TICK_BUDGET_USEC / 1000, TICK_MS, n - done, n, scheduler.overruns - scheduler.overruns_logged);
+          scheduler.overruns_logged = scheduler.overruns;
+          scheduler.last_overrun_log = now;
+        }
     }
   return G_SOURCE_CONTINUE;
 }
@@ -337,6 +433,7 @@ ex_tone_stream_new (RsRTSPSession *session, guint frequency)
   ExToneStream *self = g_object_new (EX_TYPE_TONE_STREAM, NULL);
   g_weak_ref_set (&self->session, session);
   self->frequency = frequency;
+  self->payloads = tone_payloads (frequency);
   return self;
 }
 
@@ -356,8 +453,8 @@ ex_tone_stream_rtcp_received (ExToneStream *self, const guint8 *data, gsize size
   g_signal_emit (self, signals[SIGNAL_RTCP_RECEIVED], 0);
 }
 
-/* Reads what arrived on a UDP socket: RTCP from the client's address is
- * reported; anything else (NAT punching packets, strangers) is dropped. */
+/* Reads what arrived on the RTCP socket: RTCP from the client's address is
+ * reported; anything from strangers is dropped. */
 static gboolean
 on_udp_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -376,7 +473,7 @@ on_udp_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
         from_client = g_inet_address_equal (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)),
                                             self->client_address);
       g_clear_object (&from);
-      if (from_client && socket == self->rtcp_socket)
+      if (from_client)
         ex_tone_stream_rtcp_received (self, buffer, (gsize) n);
     }
   g_object_unref (self);
@@ -451,9 +548,8 @@ ex_tone_stream_set_udp (ExToneStream *self,
   self->client_rtp = g_inet_socket_address_new (client, client_rtp_port);
   self->client_rtcp = g_inet_socket_address_new (client, client_rtcp_port);
 
-  self->rtp_source = g_socket_create_source (rtp, G_IO_IN, NULL);
-  g_source_set_callback (self->rtp_source, G_SOURCE_FUNC (on_udp_readable), self, NULL);
-  g_source_attach (self->rtp_source, NULL);
+  /* Only RTCP is read: what arrives on the RTP port (NAT punching) is
+   * left to the kernel, which drops it once the socket's buffer is full. */
   self->rtcp_source = g_socket_create_source (rtcp, G_IO_IN, NULL);
   g_source_set_callback (self->rtcp_source, G_SOURCE_FUNC (on_udp_readable), self, NULL);
   g_source_attach (self->rtcp_source, NULL);
@@ -498,10 +594,7 @@ ex_tone_stream_play (ExToneStream *self)
   self->playing = TRUE;
   self->next_sr_time = now + G_USEC_PER_SEC;
   hold_session (self, self->tcp);
-  self->timer = g_timeout_source_new (PACKET_USEC / 1000);
-  g_source_set_priority (self->timer, G_PRIORITY_HIGH);
-  g_source_set_callback (self->timer, on_tick, self, NULL);
-  g_source_attach (self->timer, NULL);
+  schedule (self);
 }
 
 void
@@ -510,7 +603,7 @@ ex_tone_stream_pause (ExToneStream *self)
   g_return_if_fail (EX_IS_TONE_STREAM (self));
   self->playing = FALSE;
   hold_session (self, FALSE);
-  stop_timer (self);
+  unschedule (self);
 }
 
 gboolean
@@ -521,7 +614,7 @@ ex_tone_stream_stop (ExToneStream *self)
     return FALSE;
   self->stopped = TRUE;
   self->playing = FALSE;
-  stop_timer (self);
+  unschedule (self);
   clear_transport (self);
   return TRUE;
 }
