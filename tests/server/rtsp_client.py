@@ -5,6 +5,7 @@ Everything is on 127.0.0.1 and every wait is bounded.
 """
 import os
 import re
+import resource
 import signal
 import socket
 import struct
@@ -24,15 +25,21 @@ class Server:
     """rs-example-server on a free port of 127.0.0.1, its stdout collected
     line by line."""
 
-    def __init__(self, *args, wrapper=(), start_timeout=10.0):
+    def __init__(self, *args, wrapper=(), start_timeout=10.0, nofile=None):
+        """@nofile: the server's descriptor limit, soft and hard (so that it
+        cannot raise it)."""
         self.lines = []
         self.stderr_lines = []
         self._cond = threading.Condition()
         cmd = list(wrapper) + [SERVER, "--port", "0", "--address", HOST] + [str(a) for a in args]
         env = dict(os.environ)
         env.setdefault("G_DEBUG", "fatal-criticals")
+        preexec = None
+        if nofile is not None:
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=env, preexec_fn=preexec)
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines),
                                           daemon=True)]
