@@ -3,7 +3,14 @@
 // RsRTSPSessionPool, side by side in one run. Each (library, size) pair runs
 // in a fresh child process so that neither sees the other's heap.
 //
-//   rs-bench-pool [--sizes 10000,100000,1000000] [--csv FILE]
+// Besides the ratio between the libraries, each library is compared with
+// its floor: what the same work costs without a pool, on the same sessions
+// in the same order (find+touch: ref, touch, unref through an array of the
+// sessions' pointers; expiry: the unref and finalize of a session nobody
+// else holds). Throughput rows run find+touch and create/remove churn on
+// 1, 2, ... threads at once.
+//
+//   rs-bench-pool [--sizes 10000,100000,1000000] [--threads 1,2,4,8] [--csv FILE]
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <rtspsession/rtspsession.h>
@@ -38,6 +45,9 @@ struct Library {
   guint (*cleanup)(GObject* pool);
   void (*set_timeout)(GObject* session, guint timeout);
   GSource* (*create_watch)(GObject* pool);
+  void (*touch)(GObject* session);
+  GObject* (*session_new)(const char* id);
+  gboolean (*remove)(GObject* pool, GObject* session);
 };
 
 const Library kGst = {
@@ -49,6 +59,11 @@ const Library kGst = {
     [](GObject* pool) { return gst_rtsp_session_pool_cleanup(GST_RTSP_SESSION_POOL(pool)); },
     [](GObject* s, guint t) { gst_rtsp_session_set_timeout(GST_RTSP_SESSION(s), t); },
     [](GObject* pool) { return gst_rtsp_session_pool_create_watch(GST_RTSP_SESSION_POOL(pool)); },
+    [](GObject* s) { gst_rtsp_session_touch(GST_RTSP_SESSION(s)); },
+    [](const char* id) { return G_OBJECT(gst_rtsp_session_new(id)); },
+    [](GObject* pool, GObject* s) {
+      return gst_rtsp_session_pool_remove(GST_RTSP_SESSION_POOL(pool), GST_RTSP_SESSION(s));
+    },
 };
 
 const Library kRs = {
@@ -60,12 +75,18 @@ const Library kRs = {
     [](GObject* pool) { return rs_rtsp_session_pool_cleanup(RS_RTSP_SESSION_POOL(pool)); },
     [](GObject* s, guint t) { rs_rtsp_session_set_timeout(RS_RTSP_SESSION(s), t); },
     [](GObject* pool) { return rs_rtsp_session_pool_create_watch(RS_RTSP_SESSION_POOL(pool)); },
+    [](GObject* s) { rs_rtsp_session_touch(RS_RTSP_SESSION(s)); },
+    [](const char* id) { return G_OBJECT(rs_rtsp_session_new(id)); },
+    [](GObject* pool, GObject* s) { return rs_rtsp_session_pool_remove(RS_RTSP_SESSION_POOL(pool), RS_RTSP_SESSION(s)); },
 };
 
 // What one child measures.
 struct Result {
   double create_ns = 0;          // per session
   double find_touch_ns = 0;      // per find, random order
+  double find_floor_ns = 0;      // ref + touch + unref through the pointers, same order
+  double expiry_ns = 0;          // per session removed by the 1 % cleanup
+  double expiry_floor_ns = 0;    // unref + finalize of a session nobody else holds
   double cleanup_none_us = 0;    // median cleanup(), nothing expired
   double cleanup_1pct_us = 0;    // one cleanup() removing 1 % of the sessions
   double watch_prepare_us = 0;   // median g_main_context_prepare() with the watch attached
@@ -108,6 +129,16 @@ Result measure(const Library& lib, std::size_t n) {
     g_object_unref(lib.find(pool, ids[i]));
   r.find_touch_ns = seconds_since(start) * 1e9 / n;
 
+  // The floor: the same sessions in the same order, without the table.
+  // The pointers are valid: the pool holds every session.
+  start = Clock::now();
+  for (std::size_t i : order) {
+    GObject* s = G_OBJECT(g_object_ref(sessions[i]));
+    lib.touch(s);
+    g_object_unref(s);
+  }
+  r.find_floor_ns = seconds_since(start) * 1e9 / n;
+
   std::vector<double> times;
   for (int i = 0; i < 5; i++) {
     start = Clock::now();
@@ -146,10 +177,26 @@ Result measure(const Library& lib, std::size_t n) {
     lib.set_timeout(s, 1);
     g_object_unref(s);
   }
+  // The expiry floor: as many sessions of the library's own type, held by
+  // nobody else, made now (so they are no colder than the pool's), unref'd.
+  {
+    std::vector<GObject*> loose(expiring);
+    for (std::size_t k = 0; k < expiring; k++) {
+      char id[32];
+      snprintf(id, sizeof id, "floor%zu", k);
+      loose[k] = lib.session_new(id);
+    }
+    std::shuffle(loose.begin(), loose.end(), std::mt19937(13));
+    start = Clock::now();
+    for (GObject* s : loose)
+      g_object_unref(s);
+    r.expiry_floor_ns = seconds_since(start) * 1e9 / expiring;
+  }
   g_usleep(1'100'000);
   start = Clock::now();
   r.removed_1pct = lib.cleanup(pool);
   r.cleanup_1pct_us = seconds_since(start) * 1e6;
+  r.expiry_ns = r.removed_1pct ? r.cleanup_1pct_us * 1e3 / r.removed_1pct : 0;
 
   // find latency on this thread while another thread runs cleanup() every
   // millisecond, as a server's expiry timer might under load.
@@ -182,6 +229,72 @@ Result measure(const Library& lib, std::size_t n) {
   return r;
 }
 
+// Operations per second with `threads` threads at once on one pool of `n`
+// sessions: find+touch of random ids, then create/remove churn (one op is a
+// create and its remove; the pool stays at n).
+struct Throughput {
+  double find_mops = 0;
+  double churn_mops = 0;
+};
+
+template <class Work>
+double run_threads(int threads, double seconds, Work&& work) {
+  std::atomic<bool> go{false}, stop{false};
+  std::vector<long> counts(threads, 0);
+  std::vector<std::thread> pool_threads;
+  for (int t = 0; t < threads; t++)
+    pool_threads.emplace_back([&, t] {
+      while (!go)
+        std::this_thread::yield();
+      counts[t] = work(t, stop);
+    });
+  auto start = Clock::now();
+  go = true;
+  g_usleep(static_cast<gulong>(seconds * 1e6));
+  stop = true;
+  for (auto& th : pool_threads)
+    th.join();
+  const double elapsed = seconds_since(start);
+  return std::accumulate(counts.begin(), counts.end(), 0L) / elapsed / 1e6;
+}
+
+Throughput measure_threads(const Library& lib, std::size_t n, int threads) {
+  Throughput r;
+  GObject* pool = lib.pool_new();
+  std::vector<std::string> ids(n);
+  for (std::size_t i = 0; i < n; i++) {
+    GObject* s = lib.create(pool);
+    ids[i] = lib.session_id(s);
+    g_object_unref(s);
+  }
+  r.find_mops = run_threads(threads, 1.0, [&](int t, std::atomic<bool>& stop) {
+    std::mt19937_64 random(100 + t);
+    long done = 0;
+    while (!stop) {
+      for (int k = 0; k < 256; k++) {
+        GObject* s = lib.find(pool, ids[random() % n].c_str());
+        g_object_unref(s);  // find touches
+      }
+      done += 256;
+    }
+    return done;
+  });
+  r.churn_mops = run_threads(threads, 1.0, [&](int, std::atomic<bool>& stop) {
+    long done = 0;
+    while (!stop) {
+      for (int k = 0; k < 64; k++) {
+        GObject* s = lib.create(pool);
+        lib.remove(pool, s);
+        g_object_unref(s);
+      }
+      done += 64;
+    }
+    return done;
+  });
+  g_object_unref(pool);
+  return r;
+}
+
 // Runs measure() in a child and reads the Result back through a pipe.
 struct Metric {
   const char* name;
@@ -193,8 +306,11 @@ struct Metric {
 const Metric kMetrics[] = {
     {"create", "ns/session", &Result::create_ns, true},
     {"find+touch", "ns/find", &Result::find_touch_ns, true},
+    {"find+touch floor", "ns/find", &Result::find_floor_ns, true},
     {"cleanup, nothing expired", "us", &Result::cleanup_none_us, true},
     {"cleanup, 1% expired", "us", &Result::cleanup_1pct_us, true},
+    {"expiry per expired session", "ns", &Result::expiry_ns, true},
+    {"expiry floor", "ns", &Result::expiry_floor_ns, true},
     {"watch prepare", "us", &Result::watch_prepare_us, true},
     {"heap per session", "bytes", &Result::heap_bytes, true},
     {"RSS per session", "bytes", &Result::rss_bytes, true},
@@ -206,23 +322,32 @@ const Metric kMetrics[] = {
 
 int main(int argc, char** argv) {
   std::vector<std::size_t> sizes = {10000, 100000, 1000000};
+  // 1 and 2 threads, and 4 and 8 where the machine has the cores.
+  std::vector<int> thread_counts;
+  for (int t : {1, 2, 4, 8})
+    if (t <= 2 || t <= static_cast<int>(std::thread::hardware_concurrency()))
+      thread_counts.push_back(t);
   const char* csv_path = nullptr;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
       sizes.clear();
       for (char* token = strtok(argv[++i], ","); token; token = strtok(nullptr, ","))
         sizes.push_back(std::stoul(token));
+    } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+      thread_counts.clear();
+      for (char* token = strtok(argv[++i], ","); token; token = strtok(nullptr, ","))
+        thread_counts.push_back(std::max(1, atoi(token)));
     } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
       csv_path = argv[++i];
     } else {
-      fprintf(stderr, "usage: %s [--sizes N,N,...] [--csv FILE]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--sizes N,N,...] [--threads T,T,...] [--csv FILE]\n", argv[0]);
       return 2;
     }
   }
 
   FILE* csv = csv_path ? fopen(csv_path, "w") : nullptr;
   if (csv)
-    fprintf(csv, "metric,unit,sessions,gst,rs\n");
+    fprintf(csv, "metric,unit,sessions,threads,gst,rs\n");
 
   printf("| metric | sessions | GstRtspServer | RtspSession | speed-up (gst/rs) |\n");
   printf("|---|---:|---:|---:|---:|\n");
@@ -238,10 +363,38 @@ int main(int argc, char** argv) {
       const double g = gst.*m.field, r = rs.*m.field;
       printf("| %s (%s) | %zu | %.2f | %.2f | %.1fx |\n", m.name, m.unit, n, g, r, r > 0 ? g / r : 0.0);
       if (csv)
-        fprintf(csv, "\"%s\",%s,%zu,%.6f,%.6f\n", m.name, m.unit, n, g, r);
+        fprintf(csv, "\"%s\",%s,%zu,0,%.6f,%.6f\n", m.name, m.unit, n, g, r);
     }
     printf("| finds measured during cleanup | %zu | %ld | %ld | |\n", n, gst.finds_during_cleanup,
            rs.finds_during_cleanup);
+    // Each against its own floor (cost / floor; lower is better, 1 is the floor).
+    printf("| find+touch / its floor | %zu | %.2f | %.2f | |\n", n, gst.find_touch_ns / gst.find_floor_ns,
+           rs.find_touch_ns / rs.find_floor_ns);
+    printf("| expiry per session / its floor | %zu | %.2f | %.2f | |\n", n, gst.expiry_ns / gst.expiry_floor_ns,
+           rs.expiry_ns / rs.expiry_floor_ns);
+    fflush(stdout);
+  }
+
+  // Throughput across threads, at the largest size.
+  const std::size_t n = sizes.back();
+  printf("\n| throughput (%zu sessions) | threads | GstRtspServer | RtspSession | speed-up (rs/gst) |\n", n);
+  printf("|---|---:|---:|---:|---:|\n");
+  for (int threads : thread_counts) {
+    Throughput gst, rs;
+    if (!measure_in_child([&] { return measure_threads(kGst, n, threads); }, &gst) ||
+        !measure_in_child([&] { return measure_threads(kRs, n, threads); }, &rs)) {
+      fprintf(stderr, "a throughput measurement failed with %d threads\n", threads);
+      return 1;
+    }
+    printf("| find+touch (Mops/s) | %d | %.2f | %.2f | %.1fx |\n", threads, gst.find_mops, rs.find_mops,
+           rs.find_mops / gst.find_mops);
+    printf("| create/remove churn (Mops/s) | %d | %.2f | %.2f | %.1fx |\n", threads, gst.churn_mops, rs.churn_mops,
+           rs.churn_mops / gst.churn_mops);
+    if (csv) {
+      fprintf(csv, "\"find+touch throughput\",Mops/s,%zu,%d,%.6f,%.6f\n", n, threads, gst.find_mops, rs.find_mops);
+      fprintf(csv, "\"create/remove churn throughput\",Mops/s,%zu,%d,%.6f,%.6f\n", n, threads, gst.churn_mops,
+              rs.churn_mops);
+    }
     fflush(stdout);
   }
   if (csv)
