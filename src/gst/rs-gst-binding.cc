@@ -18,6 +18,8 @@
 // foreign session in send-message and handle-response. GStreamer's lookup
 // has touched the session by then; that cannot be undone from outside.
 #include <atomic>
+#include <mutex>
+#include <utility>
 
 #include "rs-gst-private.hh"
 
@@ -115,6 +117,30 @@ foreign (GstRTSPContext *ctx, gpointer pool) noexcept
   return ctx && ctx->session && !rs_gst_session_pool_may_use (RS_GST_SESSION_POOL (pool), ctx->session, ctx);
 }
 
+// Logs a refused foreign request at most once every 5 s, with the count
+// since the last line: a remote client must not be able to flood the log.
+void
+log_refusal (GstRTSPMethod method) noexcept
+{
+  static std::mutex lock;
+  static gint64 last_logged = 0;
+  static guint64 suppressed = 0;
+  const gint64 now = g_get_monotonic_time ();
+  guint64 count;
+  {
+    std::lock_guard guard (lock);
+    if (last_logged != 0 && now - last_logged < 5 * G_USEC_PER_SEC)
+      {
+        suppressed++;
+        return;
+      }
+    last_logged = now;
+    count = std::exchange (suppressed, 0) + 1;
+  }
+  g_message ("rtspsession-gst: %s of a session owned by someone else: 454 (%" G_GUINT64_FORMAT " refused since the last report)",
+             gst_rtsp_method_as_text (method), count);
+}
+
 GstRTSPStatusCode
 on_pre_request (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexcept
 {
@@ -125,7 +151,7 @@ on_pre_request (GstRTSPClient *client, GstRTSPContext *ctx, gpointer pool) noexc
   // session out of its answer instead.
   if (ctx->method == GST_RTSP_OPTIONS)
     return GST_RTSP_STS_OK;
-  g_message ("rtspsession-gst: %s of a session owned by someone else: 454", gst_rtsp_method_as_text (ctx->method));
+  log_refusal (ctx->method);
   return GST_RTSP_STS_SESSION_NOT_FOUND;
 }
 

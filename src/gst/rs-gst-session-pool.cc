@@ -3,11 +3,13 @@
 // and expiry index, for GstRTSPSession objects; and the per-owner
 // views of it that the server binding gives its connections.
 #include <algorithm>
+#include <new>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hh"
@@ -117,18 +119,31 @@ G_DECLARE_FINAL_TYPE (RsGstSession, rs_gst_session, RS_GST, SESSION, GstRTSPSess
 struct _RsGstSession {
   GstRTSPSession parent_instance;
   Entry *entry;  // guarded by its pool's Shared::lock; null once removed
+  // Where `entry` points while the session is in the pool: inside the
+  // session, so that expiry reaches it without another allocation or cache
+  // miss. Used once; emptied when the session leaves the pool.
+  Entry storage;
 };
 
 G_DEFINE_FINAL_TYPE (RsGstSession, rs_gst_session, GST_TYPE_RTSP_SESSION)
 
 static void
-rs_gst_session_class_init (RsGstSessionClass *)
+rs_gst_session_finalize (GObject *object) noexcept
 {
+  RS_GST_SESSION (object)->storage.~Entry ();
+  G_OBJECT_CLASS (rs_gst_session_parent_class)->finalize (object);
 }
 
 static void
-rs_gst_session_init (RsGstSession *)
+rs_gst_session_class_init (RsGstSessionClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = rs_gst_session_finalize;
+}
+
+static void
+rs_gst_session_init (RsGstSession *self)
+{
+  new (&self->storage) Entry ();
 }
 
 namespace {
@@ -235,7 +250,22 @@ view_create_session (GstRTSPSessionPool *view, const gchar *) noexcept
   creating_view = view;
   GstRTSPSession *session = gst_rtsp_session_pool_create (pool);
   creating_view = outer;
-  g_object_unref (pool);
+  // Everyone else let go of the pool meanwhile (a server going away): its
+  // dispose removes its sessions through this view, whose lock is held
+  // here. Let it go from the main loop instead.
+  if (g_atomic_int_get (&G_OBJECT (pool)->ref_count) == 1)
+    {
+      GSource *later = g_idle_source_new ();
+      g_source_set_callback (
+        later, [] (gpointer) noexcept { return G_SOURCE_REMOVE; }, pool, g_object_unref);
+      g_source_set_static_name (later, "RsGstSessionView: last pool reference");
+      GMainContext *context = g_main_context_ref_thread_default ();
+      g_source_attach (later, context);
+      g_main_context_unref (context);
+      g_source_unref (later);
+    }
+  else
+    g_object_unref (pool);
   return session;
 }
 
@@ -370,7 +400,7 @@ pool_create_session (GstRTSPSessionPool *gst_pool, const gchar *id) noexcept
   auto *pool = RS_GST_SESSION_POOL (gst_pool);
   Shared &shared = shared_of (pool);
   auto *session = static_cast<GstRTSPSession *> (g_object_new (RS_GST_TYPE_SESSION, "sessionid", id, nullptr));
-  auto *entry = new Entry;
+  Entry *entry = &RS_GST_SESSION (session)->storage;
   entry->home = &shared;
   entry->session = static_cast<GstRTSPSession *> (g_object_ref (session));
   if (creating_view)
@@ -408,14 +438,17 @@ detach_entry (Shared &shared, GstRTSPSession *session) noexcept
 static void
 release_entry (Entry *entry) noexcept
 {
-  if (entry->view)
+  // The entry lives in its session, which the last unref below may finalize.
+  GstRTSPSession *session = std::exchange (entry->session, nullptr);
+  GstRTSPSessionPool *view = std::exchange (entry->view, nullptr);
+  std::string ().swap (entry->owner);
+  if (view)
     {
       // The connections watching the session learn of it from the view.
-      gst_rtsp_session_pool_remove (entry->view, entry->session);
-      g_object_unref (entry->view);
+      gst_rtsp_session_pool_remove (view, session);
+      g_object_unref (view);
     }
-  g_object_unref (entry->session);
-  delete entry;
+  g_object_unref (session);
 }
 
 static void
@@ -588,6 +621,20 @@ rs_gst_session_pool_cleanup_at (RsGstSessionPool *pool, gint64 now)
   guint removed = 0;
   for (GstRTSPSession *session : expired)
     {
+      if (!gst_rtsp_session_is_expired_usec (session, now))
+        {
+          // Touched since the index judged it, as the stock cleanup judges
+          // again under its lock: back into the index, at its new deadline.
+          Shared &shared = shared_of (pool);
+          std::lock_guard guard (shared.lock);
+          if (Entry *entry = entry_of (shared, session); entry && !shared.index.contains (*entry))
+            {
+              if (shared.index.schedule (*entry, std::min<Micros> (now, g_get_monotonic_time ())))
+                shared.wake_watches ();
+            }
+          g_object_unref (session);
+          continue;
+        }
       if (gst_rtsp_session_pool_remove (GST_RTSP_SESSION_POOL (pool), session))
         removed++;
       // Normally the class handler has released the entry, in this thread;

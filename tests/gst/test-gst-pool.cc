@@ -261,3 +261,65 @@ TEST(GstPool, TimeoutsBeyondTheMillisecondRangeStillExpire) {
   EXPECT_TRUE(gst_rtsp_session_is_expired_usec(session, now + 31 * 24 * 3600 * kSecond));
   EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + 31 * 24 * 3600 * kSecond), 1u);
 }
+
+// GStreamer judges a prevented session as touched at the clock's time, not
+// at the `now` it is asked about, so these two tests let a real second pass.
+TEST(GstPool, PreventedSessionsStayUntilAllowed) {
+  g_autoptr(RsGstSessionPool) pool = rs_gst_session_pool_new();
+  g_autoptr(GstRTSPSession) session = make_session(pool, 1);
+  g_autoptr(GstRTSPSession) control = make_session(pool, 1);
+  gst_rtsp_session_prevent_expire(session);
+  g_usleep(1100 * 1000);
+  const gint64 now = g_get_monotonic_time();
+  // Both are past their deadline; only the prevented one stays.
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now), 1u);
+  EXPECT_EQ(gst_rtsp_session_pool_get_n_sessions(base(pool)), 1u);
+  g_autoptr(GstRTSPSession) found = gst_rtsp_session_pool_find(base(pool), gst_rtsp_session_get_sessionid(session));
+  EXPECT_EQ(found, session);
+  // Still watched: a prevented session is judged again every second.
+  const gint64 wakeup = rs_gst_session_pool_next_wakeup(pool, now);
+  EXPECT_NE(wakeup, -1);
+  EXPECT_LE(wakeup, now + 1100 * 1000);
+  gst_rtsp_session_allow_expire(session);
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + 1200 * 1000), 1u);
+  EXPECT_EQ(gst_rtsp_session_pool_get_n_sessions(base(pool)), 0u);
+}
+
+TEST(GstPool, ATimeoutLoweredRightAfterCreationIsSeenWithinASecond) {
+  g_autoptr(RsGstSessionPool) pool = rs_gst_session_pool_new();
+  // As an application's new-session handler does: no reschedule() call.
+  g_autoptr(GstRTSPSession) session = gst_rtsp_session_pool_create(base(pool));
+  const gint64 start = g_get_monotonic_time();
+  gst_rtsp_session_set_timeout(session, 1);
+  g_object_set(session, "extra-timeout", 0u, nullptr);
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, start + kSecond / 2), 0u);
+  // Its real deadline is start + 1 s; the index had it at 65 s.
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, start + 2 * kSecond + kSecond / 10), 1u);
+}
+
+TEST(GstPool, ASessionTouchedDuringCleanupStays) {
+  g_autoptr(RsGstSessionPool) pool = rs_gst_session_pool_new();
+  GstRTSPSession* first = make_session(pool, 1);
+  GstRTSPSession* second = make_session(pool, 1);
+  // Both expire; whichever goes first touches the other, which the index
+  // had judged expired too: it must stay.
+  struct Pair {
+    GstRTSPSession* sessions[2];
+    int removed = 0;
+  } pair{{first, second}};
+  g_signal_connect(pool, "session-removed", G_CALLBACK(+[](GstRTSPSessionPool*, GstRTSPSession* s, gpointer data) {
+                     auto* p = static_cast<Pair*>(data);
+                     if (p->removed++ == 0)
+                       gst_rtsp_session_touch(p->sessions[0] == s ? p->sessions[1] : p->sessions[0]);
+                   }), &pair);
+  g_usleep(1100 * 1000);
+  const gint64 now = g_get_monotonic_time();
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now), 1u);
+  EXPECT_EQ(gst_rtsp_session_pool_get_n_sessions(base(pool)), 1u);
+  // Back in the index: it expires a second after that touch.
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + kSecond / 2), 0u);
+  EXPECT_EQ(rs_gst_session_pool_cleanup_at(pool, now + 3 * kSecond), 1u);
+  EXPECT_EQ(gst_rtsp_session_pool_get_n_sessions(base(pool)), 0u);
+  g_object_unref(first);
+  g_object_unref(second);
+}
