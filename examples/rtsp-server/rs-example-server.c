@@ -59,8 +59,11 @@ typedef struct
   guint timeout;
   guint extra_timeout;
   guint max_sessions_per_conn;
+  guint max_sessions_per_peer;
+  GHashTable *peer_sessions; /* remote address -> its sessions (GUINT_TO_POINTER) */
   ExLimitLog pool_full_log;
   ExLimitLog conn_full_log;
+  ExLimitLog peer_full_log;
   ExLimitLog fds_log;
 } Server;
 
@@ -75,8 +78,8 @@ session_id (RsRTSPSession *session)
 /* The session logic, in lifecycle order */
 
 /* 1. SETUP without a Session: header creates one, owned by the connection.
- * NULL after answering when a limit says no: the connection's own share
- * (453) or the whole pool (503), both with Retry-After. */
+ * NULL after answering when a limit says no: the connection's own share or
+ * its address's (453), or the whole pool (503), all with Retry-After. */
 static RsRTSPSession *
 session_create (Server *server, ExConn *conn, const ExRequest *req)
 {
@@ -85,6 +88,14 @@ session_create (Server *server, ExConn *conn, const ExRequest *req)
     {
       ex_log_limit (&server->conn_full_log, "max-sessions-per-connection %u reached: %s SETUP refused with 453",
                     server->max_sessions_per_conn, conn->name);
+      ex_conn_reply_busy (conn, req->cseq, 453);
+      return NULL;
+    }
+  guint by_peer = GPOINTER_TO_UINT (g_hash_table_lookup (server->peer_sessions, conn->peer));
+  if (server->max_sessions_per_peer > 0 && by_peer >= server->max_sessions_per_peer)
+    {
+      ex_log_limit (&server->peer_full_log, "max-sessions-per-peer %u reached: %s (%s) SETUP refused with 453",
+                    server->max_sessions_per_peer, conn->name, conn->peer);
       ex_conn_reply_busy (conn, req->cseq, 453);
       return NULL;
     }
@@ -99,6 +110,8 @@ session_create (Server *server, ExConn *conn, const ExRequest *req)
   g_object_set (session, "owner", conn->name, "extra-timeout", server->extra_timeout, NULL);
   rs_rtsp_session_set_timeout (session, server->timeout);
   g_object_set_data (G_OBJECT (session), "ex-conn", conn);
+  g_object_set_data_full (G_OBJECT (session), "ex-peer", g_strdup (conn->peer), g_free);
+  g_hash_table_insert (server->peer_sessions, g_strdup (conn->peer), GUINT_TO_POINTER (by_peer + 1));
   g_hash_table_insert (conn->sessions, g_strdup (session_id (session)), g_object_ref (session));
   ex_log_event ("session %s created (owner %s, timeout %u)", session_id (session), conn->name, server->timeout);
   return session;
@@ -212,6 +225,16 @@ on_session_removed (RsRTSPSessionPool *pool, RsRTSPSession *session, gpointer us
   g_list_free (rs_rtsp_session_filter (session, stop_and_remove_stream, NULL));
 
   g_object_ref (session); /* the last reference may be the connection's */
+  const gchar *peer = g_object_get_data (G_OBJECT (session), "ex-peer");
+  if (peer != NULL)
+    {
+      guint held = GPOINTER_TO_UINT (g_hash_table_lookup (server->peer_sessions, peer));
+      if (held > 1)
+        g_hash_table_insert (server->peer_sessions, g_strdup (peer), GUINT_TO_POINTER (held - 1));
+      else
+        g_hash_table_remove (server->peer_sessions, peer);
+      g_object_set_data (G_OBJECT (session), "ex-peer", NULL);
+    }
   ExConn *conn = g_object_get_data (G_OBJECT (session), "ex-conn");
   if (conn != NULL)
     {
@@ -689,6 +712,7 @@ main (int argc, char **argv)
 {
   gint port = 8554, timeout = 60, extra_timeout = 5, queue_limit = 64 * 1024;
   gint max_sessions = 1000, max_per_conn = 16, max_connections = 1000, backlog = 128, idle_timeout = 60;
+  gint max_sessions_per_peer = 250, max_connections_per_peer = 250;
   g_autofree gchar *address = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port to listen on, 0 for any (default 8554)", "PORT" },
@@ -699,8 +723,12 @@ main (int argc, char **argv)
       "N" },
     { "max-sessions-per-connection", 0, 0, G_OPTION_ARG_INT, &max_per_conn,
       "Most sessions one connection may hold, 0 = unlimited (default 16)", "N" },
+    { "max-sessions-per-peer", 0, 0, G_OPTION_ARG_INT, &max_sessions_per_peer,
+      "Most sessions the connections from one address may hold, 0 = unlimited (default 250)", "N" },
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
       "Most client connections at once, 0 = unlimited (default 1000)", "N" },
+    { "max-connections-per-peer", 0, 0, G_OPTION_ARG_INT, &max_connections_per_peer,
+      "Most connections from one address at once, 0 = unlimited (default 250)", "N" },
     { "listen-backlog", 0, 0, G_OPTION_ARG_INT, &backlog, "Connections the kernel queues for accept (default 128)",
       "N" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
@@ -719,7 +747,7 @@ main (int argc, char **argv)
       return 2;
     }
   if (port < 0 || port > 65535 || timeout < 0 || extra_timeout < 0 || max_sessions < 0 || max_per_conn < 0 ||
-      max_connections < 0 || backlog < 1 || idle_timeout < 0 || queue_limit < 0)
+      max_connections < 0 || max_sessions_per_peer < 0 || max_connections_per_peer < 0 || backlog < 1 || idle_timeout < 0 || queue_limit < 0)
     {
       g_printerr ("options must be non-negative, the backlog at least 1 and the port at most 65535\n");
       return 2;
@@ -732,6 +760,8 @@ main (int argc, char **argv)
   server.timeout = (guint) timeout;
   server.extra_timeout = (guint) extra_timeout;
   server.max_sessions_per_conn = (guint) max_per_conn;
+  server.max_sessions_per_peer = (guint) max_sessions_per_peer;
+  server.peer_sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server.loop = g_main_loop_new (NULL, FALSE);
 
   server.pool = rs_rtsp_session_pool_new ();
@@ -744,6 +774,7 @@ main (int argc, char **argv)
   ExConnConfig config = {
     .server_name = SERVER_NAME,
     .max_connections = (guint) max_connections,
+    .max_connections_per_peer = (guint) max_connections_per_peer,
     .listen_backlog = (guint) backlog,
     .tcp_queue_limit = (gsize) queue_limit,
     .idle_timeout_usec = (gint64) idle_timeout * G_USEC_PER_SEC,
@@ -768,9 +799,10 @@ main (int argc, char **argv)
   guint16 bound = ex_listener_get_port (server.listener);
   ex_log_event (SERVER_NAME ": rtsp://127.0.0.1:%u/tone (ffplay rtsp://127.0.0.1:%u/tone)", bound, bound);
   ex_log_event ("limits: max-sessions %d, max-sessions-per-connection %d, max-connections %d, listen-backlog %d, "
-                "idle-timeout %d s, stalled reader %d s, tcp-queue-limit %d bytes",
+                "idle-timeout %d s, stalled reader %d s, tcp-queue-limit %d bytes, max-sessions-per-peer %d, "
+                "max-connections-per-peer %d",
                 max_sessions, max_per_conn, max_connections, backlog, idle_timeout, timeout + extra_timeout,
-                queue_limit);
+                queue_limit, max_sessions_per_peer, max_connections_per_peer);
   g_main_loop_run (server.loop);
 
   /* Free everything: connections (and with them their sessions), the watch,
@@ -781,6 +813,7 @@ main (int argc, char **argv)
   g_source_destroy (server.watch);
   g_source_unref (server.watch);
   g_object_unref (server.pool);
+  g_hash_table_unref (server.peer_sessions);
   g_main_loop_unref (server.loop);
   return 0;
 }

@@ -15,7 +15,11 @@
 #define READ_CHUNK 16384
 #define MAX_READS_PER_DISPATCH 8
 #define MAX_ACCEPTS_PER_DISPATCH 16
-#define RESPONSE_QUEUE_LIMIT (1024 * 1024) /* a client that does not read its responses */
+#define RESPONSE_QUEUE_LIMIT (256 * 1024) /* a client that does not read its responses */
+/* What a queued buffer costs besides its bytes (its GBytes, its GList
+ * link and their heap headers): a queue of many small responses is
+ * counted at what it really takes. */
+#define QUEUE_ENTRY_OVERHEAD 96
 #define CLOSE_LINGER_MS 5000
 #define LIMIT_LOG_INTERVAL_USEC (5 * G_USEC_PER_SEC)
 #define ACCEPT_BACKOFF_MIN_MS 10
@@ -32,8 +36,10 @@ struct _ExListener
   GSource *housekeeping;
   gint reserve_fd;      /* closed to answer a client when out of descriptors */
   GHashTable *conns;    /* ExConn* (a reference) */
+  GHashTable *peers;    /* remote address -> its open connections (GUINT_TO_POINTER) */
   guint next_id;
   ExLimitLog conn_limit_log;
+  ExLimitLog peer_limit_log;
   ExLimitLog emfile_log;
 };
 
@@ -88,6 +94,7 @@ ex_conn_unref (ExConn *conn)
   g_clear_object (&conn->local);
   g_clear_object (&conn->remote);
   g_free (conn->remote_str);
+  g_free (conn->peer);
   g_free (conn->local_base);
   g_hash_table_unref (conn->sessions);
   g_clear_object (&conn->socket);
@@ -145,6 +152,7 @@ conn_flush (ExConn *conn)
       if (conn->out_offset == size)
         {
           g_bytes_unref (g_queue_pop_head (&conn->outq));
+          conn->outq_bytes -= QUEUE_ENTRY_OVERHEAD;
           conn->out_offset = 0;
         }
     }
@@ -170,7 +178,7 @@ ex_conn_send (ExConn *conn, const guint8 *data, gsize size, gboolean droppable)
 {
   if (conn->closed || (droppable && conn->closing))
     return;
-  if (droppable && conn->outq_bytes + size > conn->listener->config.tcp_queue_limit)
+  if (droppable && conn->outq_bytes + size + QUEUE_ENTRY_OVERHEAD > conn->listener->config.tcp_queue_limit)
     {
       conn->dropped++;
       gint64 now = g_get_monotonic_time ();
@@ -190,7 +198,7 @@ ex_conn_send (ExConn *conn, const guint8 *data, gsize size, gboolean droppable)
       return;
     }
   g_queue_push_tail (&conn->outq, g_bytes_new (data, size));
-  conn->outq_bytes += size;
+  conn->outq_bytes += size + QUEUE_ENTRY_OVERHEAD;
   if (conn->out_source == NULL)
     conn_flush (conn);
 }
@@ -494,6 +502,11 @@ ex_conn_close (ExConn *conn)
   g_socket_close (conn->socket, NULL);
   listener->config.closed (conn, listener->config.user_data);
   ex_log_event ("%s closed", conn->name);
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, conn->peer));
+  if (held > 1)
+    g_hash_table_insert (listener->peers, g_strdup (conn->peer), GUINT_TO_POINTER (held - 1));
+  else
+    g_hash_table_remove (listener->peers, conn->peer);
   g_hash_table_remove (listener->conns, conn);
   ex_conn_unref (conn);
 }
@@ -556,8 +569,26 @@ conn_open (ExListener *listener, GSocket *socket)
       return;
     }
 
+  /* One address (a client, or everyone behind one NAT) gets a share of
+   * the connections, not all of them. */
+  gchar *peer = g_inet_address_to_string (remote);
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, peer));
+  guint max_per_peer = listener->config.max_connections_per_peer;
+  if (max_per_peer > 0 && held >= max_per_peer)
+    {
+      ex_log_limit (&listener->peer_limit_log, "max-connections-per-peer %u reached: connection from %s refused with 503",
+                    max_per_peer, peer);
+      g_free (peer);
+      g_object_unref (remote);
+      g_object_unref (local);
+      refuse (listener, socket);
+      return;
+    }
+  g_hash_table_insert (listener->peers, g_strdup (peer), GUINT_TO_POINTER (held + 1));
+
   ExConn *conn = g_new0 (ExConn, 1);
   conn->ref_count = 1;
+  conn->peer = peer;
   conn->listener = listener;
   conn->id = ++listener->next_id;
   conn->name = g_strdup_printf ("conn-%u", conn->id);
@@ -765,6 +796,7 @@ ex_listener_new (const ExConnConfig *config, const gchar *address, guint16 port,
   g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, NULL);
   listener->port = bound ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : port;
   listener->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) ex_conn_unref, NULL);
+  listener->peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   listener->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   listener->housekeeping = g_timeout_source_new_seconds (1);
   g_source_set_callback (listener->housekeeping, on_housekeeping, listener, NULL);
@@ -799,6 +831,7 @@ ex_listener_free (ExListener *listener)
     ex_conn_close (l->data);
   g_list_free_full (conns, (GDestroyNotify) ex_conn_unref);
   g_hash_table_unref (listener->conns);
+  g_hash_table_unref (listener->peers);
   if (listener->reserve_fd >= 0)
     close (listener->reserve_fd);
   g_free (listener);

@@ -26,6 +26,7 @@ typedef struct
 {
   const gchar *server_name;
   guint max_connections;    /* 0: unlimited */
+  guint max_connections_per_peer; /* per remote address; 0: unlimited */
   guint listen_backlog;
   gsize tcp_queue_limit;    /* bytes of droppable output queued per connection */
   gint64 idle_timeout_usec; /* a connection without sessions or requests */
@@ -49,6 +50,7 @@ struct _ExConn
   GInetAddress *local;  /* IPv4 for IPv4-mapped addresses */
   GInetAddress *remote;
   gchar *remote_str;    /* "host:port" */
+  gchar *peer;          /* the remote address alone: who per-peer limits count */
   gchar *local_base;    /* "rtsp://host:port" for requests with a bare path */
   GHashTable *sessions; /* the server's: session id -> GObject* (a reference) */
 

@@ -114,8 +114,10 @@ class RtspClient:
     """One RTSP connection. Interleaved frames that arrive between responses
     are kept in self.frames as (channel, payload)."""
 
-    def __init__(self, port, rcvbuf=None, timeout=5.0):
+    def __init__(self, port, rcvbuf=None, timeout=5.0, source=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source:
+            self.sock.bind((source, 0))  # another loopback address: another peer
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)

@@ -71,8 +71,8 @@ class Pipeliner:
     """Sends many requests on one connection in batches, reading the
     responses of each batch before the next (a client that reads)."""
 
-    def __init__(self, port, timeout=30.0):
-        self.client = RtspClient(port, timeout=timeout)
+    def __init__(self, port, timeout=30.0, source=None):
+        self.client = RtspClient(port, timeout=timeout, source=source)
 
     def run(self, requests, batch=200):
         responses = []
@@ -120,7 +120,8 @@ def test_thousands_of_playing_streams_do_not_freeze_the_server(start_server):
     n = stream_budget()
     if n < 1000:
         pytest.fail(f"the descriptor limit allows only {n} streams")
-    server = start_server("--max-sessions", n + 10, "--max-sessions-per-connection", n, "--timeout", "60")
+    server = start_server("--max-sessions", n + 10, "--max-sessions-per-connection", n, "--timeout", "60",
+                          "--max-sessions-per-peer", "0")
     attacker = Pipeliner(server.port)
     try:
         port = dead_udp_port()
@@ -178,7 +179,7 @@ def test_interleaved_frame_flood_costs_one_lookup_per_frame(start_server):
     4-byte frames. Before, each frame walked every session of the
     connection: 3000 sessions and 64 KiB of frames kept a legitimate
     ffprobe waiting about 19 s."""
-    server = start_server("--max-sessions", "3000", "--max-sessions-per-connection", "3000")
+    server = start_server("--max-sessions", "3000", "--max-sessions-per-connection", "3000", "--max-sessions-per-peer", "0")
     attacker = Pipeliner(server.port)
     try:
         setups = attacker.run([("SETUP", attacker.client.url("/tone/streamid=0"),
@@ -218,7 +219,7 @@ def test_default_max_sessions_is_finite(start_server):
     connection filled the descriptor table."""
     if stream_budget() < 1000:
         pytest.fail("the descriptor limit allows fewer than 1000 streams")
-    server = start_server()
+    server = start_server("--max-sessions-per-peer", "0")
     line = server.wait_for(r"^limits: max-sessions (\d+), max-sessions-per-connection (\d+), max-connections (\d+)")
     assert line.groups() == ("1000", "16", "1000")
     port = dead_udp_port()
@@ -236,6 +237,70 @@ def test_default_max_sessions_is_finite(start_server):
         for c in clients:
             c.close()
     server.wait_for(r"removed \(n_sessions=0\)", timeout=20)
+
+
+def test_one_address_gets_a_quarter_of_the_sessions(start_server):
+    """Found by review: 63 connections from one address took all 1000
+    sessions (each within its per-connection cap) and every other client
+    got 503. Now an address holds at most 250 by default (453 with
+    Retry-After), and a client from another address is served."""
+    server = start_server()
+    line = server.wait_for(r"max-sessions-per-peer (\d+), max-connections-per-peer (\d+)$")
+    assert line.groups() == ("250", "250")
+    port = dead_udp_port()
+    statuses = []
+    clients = [Pipeliner(server.port, source="127.0.0.2") for _ in range(17)]
+    try:
+        for c in clients:
+            statuses += [(r.status, r.header("Retry-After")) for r in c.run(
+                [("SETUP", c.client.url("/tone/streamid=0"),
+                  {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"}) for _ in range(16)])]
+        assert sum(1 for s, _ in statuses if s == 200) == 250
+        assert [s for s in statuses if s[0] != 200] == [(453, "5")] * (17 * 16 - 250)
+        server.wait_for(r"^limit: max-sessions-per-peer 250 reached: conn-16 \(127\.0\.0\.2\) SETUP refused with 453")
+        assert legit_ffprobe(server) < LEGIT_DEADLINE
+    finally:
+        for c in clients:
+            c.close()
+    server.wait_for(r"removed \(n_sessions=0\)", timeout=20)
+    # The address's count went back to zero with its sessions.
+    with RtspClient(server.port, source="127.0.0.2") as again:
+        assert again.request("SETUP", again.url("/tone/streamid=0"),
+                             {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"}).status == 200
+
+
+def test_one_address_gets_a_quarter_of_the_connections(start_server):
+    """Found by review: one address could hold all 1000 connections, one
+    request a minute each. Now at most 250 by default; the next gets 503."""
+    server = start_server()
+    idle = []
+    try:
+        for _ in range(250):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.2", 0))
+            s.connect((HOST, server.port))
+            idle.append(s)
+        server.wait_for(r"conn-250 opened")
+        extra = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        extra.settimeout(5)
+        extra.bind(("127.0.0.2", 0))
+        extra.connect((HOST, server.port))
+        answer = extra.recv(4096)
+        extra.close()
+        assert answer.startswith(b"RTSP/1.0 503 Service Unavailable\r\n"), answer
+        server.wait_for(r"^limit: max-connections-per-peer 250 reached: connection from 127\.0\.0\.2 refused with 503")
+        assert legit_ffprobe(server) < LEGIT_DEADLINE
+        # A closed connection frees its place.
+        idle.pop().close()
+        server.wait_for(r"conn-250 closed$")
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.2", 0))
+        s.connect((HOST, server.port))
+        idle.append(s)
+        server.wait_for(r"conn-251 opened")
+    finally:
+        for s in idle:
+            s.close()
 
 
 def test_connection_cap(start_server):
@@ -269,7 +334,7 @@ def test_out_of_descriptors_backs_off(start_server):
     the server out of descriptors. Before, GLib retried accept() in a busy
     loop (100 % CPU, a warning per try); now accepting backs off, a waiting
     client gets 503, and once the attacker leaves, clients are served."""
-    server = start_server("--idle-timeout", "0", nofile=128)
+    server = start_server("--idle-timeout", "0", "--max-connections-per-peer", "0", nofile=128)
     server.wait_for(r"^file descriptors: 128 available, the limits need 3032")
     conns = []
     try:
