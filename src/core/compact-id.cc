@@ -15,7 +15,8 @@ void CompactId::assign(std::optional<std::string_view> id) {
     return;
   if (id->size() < kSize) {
     std::memcpy(bytes_, id->data(), id->size());
-    std::memset(bytes_ + id->size(), 0, kSize - id->size());  // terminator and tag kInline
+    std::memset(bytes_ + id->size(), 0, kSize - id->size());  // the terminator
+    set_tag(static_cast<unsigned char>(kMaxInline - id->size()));
     return;
   }
   char* copy = new char[id->size() + 1];
@@ -28,25 +29,9 @@ void CompactId::assign(std::optional<std::string_view> id) {
 }
 
 const char* CompactId::c_str() const noexcept {
-  switch (tag()) {
-    case kInline:
-      return bytes_;
-    case kHeap:
-      return heap_pointer();
-    default:
-      return nullptr;
-  }
-}
-
-std::string_view CompactId::view() const noexcept {
-  switch (tag()) {
-    case kInline:
-      return std::string_view(bytes_);
-    case kHeap:
-      return std::string_view(heap_pointer(), heap_length());
-    default:
-      return {};
-  }
+  if (is_inline())
+    return bytes_;
+  return tag() == kHeap ? heap_pointer() : nullptr;
 }
 
 }  // namespace rs::core

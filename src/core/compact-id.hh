@@ -24,18 +24,26 @@ class CompactId {
   bool has_value() const noexcept { return tag() != kNone; }
   // NUL-terminated; nullptr when there is no id.
   const char* c_str() const noexcept;
-  std::string_view view() const noexcept;
+  std::string_view view() const noexcept {
+    if (is_inline())
+      return std::string_view(bytes_, kMaxInline - tag());
+    if (tag() == kHeap)
+      return std::string_view(heap_pointer(), heap_length());
+    return {};
+  }
 
  private:
   static constexpr std::size_t kSize = 24;
   static constexpr std::size_t kTagByte = kSize - 1;
-  // The last byte tells the representation. Inline, it is 0, so it doubles
-  // as the terminator of a 23-character id.
-  static constexpr unsigned char kInline = 0;
-  static constexpr unsigned char kHeap = 1;
-  static constexpr unsigned char kNone = 2;
+  // The last byte tells the representation. Inline, it is the room left
+  // (23 - length), so that the length needs no strlen() and the byte is 0,
+  // the terminator, for a 23-character id. Larger values mark the others.
+  static constexpr unsigned char kMaxInline = kTagByte;
+  static constexpr unsigned char kHeap = 0xfe;
+  static constexpr unsigned char kNone = 0xff;
 
   unsigned char tag() const noexcept { return static_cast<unsigned char>(bytes_[kTagByte]); }
+  bool is_inline() const noexcept { return tag() <= kMaxInline; }
   void set_tag(unsigned char tag) noexcept { bytes_[kTagByte] = static_cast<char>(tag); }
   char* heap_pointer() const noexcept {
     char* pointer;
