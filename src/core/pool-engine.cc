@@ -257,21 +257,46 @@ void PoolEngine::unindex(Session* session) {
   index_.unschedule(*session);
 }
 
+namespace {
+
+// Starts loading a session object that is about to be used: the core and
+// what the layer above keeps right after it (the GObject layer: the
+// instance with its reference count). Only a hint.
+void prefetch_object(const Session* session) noexcept {
+  const char* start = reinterpret_cast<const char*>(session);
+  __builtin_prefetch(start);
+  __builtin_prefetch(start + 64);
+  __builtin_prefetch(start + sizeof(Session) + 32);
+}
+
+// How far ahead expiry loads what it needs next: the sessions that far
+// ahead, their table slots half as far. The due sessions lie scattered in
+// memory, so loading several at once beats waiting for each in turn.
+constexpr std::size_t kObjectsAhead = 8;
+constexpr std::size_t kSlotsAhead = 4;
+
+}  // namespace
+
 std::vector<Session*> PoolEngine::take_expired(Micros now) {
   std::vector<Session*> candidates;
   {
     std::lock_guard guard(index_lock_);
     index_.pop_due(now, candidates);
-    for (Session* session : candidates)
-      ops_.ref(session);  // keep it alive past a concurrent remove()
+    for (std::size_t i = 0; i < candidates.size(); i++) {
+      if (i + kObjectsAhead < candidates.size())
+        prefetch_object(candidates[i + kObjectsAhead]);
+      ops_.ref(candidates[i]);  // keep it alive past a concurrent remove()
+    }
   }
 
   std::vector<Session*> removed;
   std::vector<Session*> to_relink;
+  for (std::size_t i = 0; i < std::min(kSlotsAhead, candidates.size()); i++)
+    prefetch(candidates[i]->id());
   for (std::size_t i = 0; i < candidates.size(); i++) {
     Session* session = candidates[i];
-    if (i + 1 < candidates.size())
-      prefetch(candidates[i + 1]->id());  // its table slot, while this one is removed
+    if (i + kSlotsAhead < candidates.size())
+      prefetch(candidates[i + kSlotsAhead]->id());  // its table slot, while this one is removed
     const std::size_t hash = hash_of(session->id());
     Shard& shard = shard_for(hash);
     bool taken = false;
