@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev valgrind
   gjs gi-docgen
   ffmpeg gstreamer1.0-tools iproute2
+  libhiredis-dev redis-server
   gir1.2-gst-rtsp-server-1.0 libgstrtspserver-1.0-dev gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 )

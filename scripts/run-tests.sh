@@ -51,7 +51,7 @@ meson_suite() {  # dir, meson test arguments...
 }
 
 echo "== normal build"
-if build_dir build -Dgst=enabled; then
+if build_dir build -Dgst=enabled -Dredis=enabled; then
   meson_suite build
   step "install check" tests/install/check-install.sh build
   step "valgrind memcheck (C API tests)" env G_SLICE=always-malloc G_DEBUG=gc-friendly \

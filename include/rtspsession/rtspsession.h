@@ -9,4 +9,7 @@
 # include "rs-rtsp-session-media.h"
 # include "rs-rtsp-session.h"
 # include "rs-rtsp-session-pool.h"
+# if RS_HAVE_SESSION_DIRECTORY
+#  include "rs-rtsp-session-directory.h"
+# endif
 #undef RTSPSESSION_INSIDE

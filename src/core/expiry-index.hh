@@ -69,9 +69,10 @@ class ExpiryIndex {
 
   // Takes out every bucket due at `now` (any time, even one from the
   // future). Entries expired at `now` are appended to `expired`, no longer
-  // indexed; the others are re-indexed at their real deadline, or dropped
-  // when they no longer expire at all.
-  void pop_due(Micros now, std::vector<Entry*>& expired) {
+  // indexed; the others are re-indexed at their real deadline (and, when
+  // `rescheduled` is given, appended to it), or dropped when they no longer
+  // expire at all.
+  void pop_due(Micros now, std::vector<Entry*>& expired, std::vector<Entry*>* rescheduled = nullptr) {
     const std::int64_t due = bucket_of(now);
     if (buckets_.empty() || buckets_.begin()->first > due)
       return;
@@ -103,6 +104,8 @@ class ExpiryIndex {
           later.emplace_back(&entry, *deadline);
         else
           link(entry, *deadline);
+        if (rescheduled)
+          rescheduled->push_back(&entry);
       }
       buckets_.erase(buckets_.begin());
     }
@@ -113,9 +116,9 @@ class ExpiryIndex {
   // When to look next: nothing when no entry can expire, a time <= `now`
   // when some entry has expired at `now` (it stays indexed, for the owner's
   // expiry to take out). Re-indexes entries touched since they were indexed.
-  std::optional<Micros> next_wakeup(Micros now) {
+  std::optional<Micros> next_wakeup(Micros now, std::vector<Entry*>* rescheduled = nullptr) {
     std::vector<Entry*> expired;
-    pop_due(now, expired);
+    pop_due(now, expired, rescheduled);
     bool any_expired = false;
     for (Entry* entry : expired) {
       // Put back where it was due; a concurrent change may have made it

@@ -277,11 +277,35 @@ constexpr std::size_t kSlotsAhead = 4;
 
 }  // namespace
 
+void PoolEngine::set_on_rescheduled(RescheduledFunc func) {
+  auto held = func ? std::make_shared<const RescheduledFunc>(std::move(func)) : nullptr;
+  std::lock_guard guard(index_lock_);
+  on_rescheduled_.swap(held);
+}
+
+std::shared_ptr<const PoolEngine::RescheduledFunc> PoolEngine::hold_rescheduled(
+    const std::vector<Session*>& sessions) const {
+  if (!on_rescheduled_ || sessions.empty())
+    return nullptr;
+  for (Session* session : sessions)
+    ops_.ref(session);
+  return on_rescheduled_;
+}
+
+void PoolEngine::tell_rescheduled(const std::shared_ptr<const RescheduledFunc>& func,
+                                  std::vector<Session*>&& sessions) {
+  if (func)
+    (*func)(std::move(sessions));
+}
+
 std::vector<Session*> PoolEngine::take_expired(Micros now) {
   std::vector<Session*> candidates;
+  std::vector<Session*> rescheduled;
+  std::shared_ptr<const RescheduledFunc> tell;
   {
     std::lock_guard guard(index_lock_);
-    index_.pop_due(now, candidates);
+    index_.pop_due(now, candidates, on_rescheduled_ ? &rescheduled : nullptr);
+    tell = hold_rescheduled(rescheduled);
     for (std::size_t i = 0; i < candidates.size(); i++) {
       if (i + kObjectsAhead < candidates.size())
         prefetch_object(candidates[i + kObjectsAhead]);
@@ -329,15 +353,25 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     // Touched meanwhile. Judged at the clock's time if `now` is later, as
     // the index itself does.
     const Micros index_now = std::min(now, monotonic_now());
+    std::vector<Session*> relinked;
     for (Session* session : to_relink)
-      if (session->in_pool() && !index_.contains(*session))
+      if (session->in_pool() && !index_.contains(*session)) {
         index_.schedule(*session, index_now);
+        relinked.push_back(session);
+      }
+    if (on_rescheduled_ && !relinked.empty()) {
+      for (Session* session : relinked)
+        ops_.ref(session);
+      rescheduled.insert(rescheduled.end(), relinked.begin(), relinked.end());
+      tell = on_rescheduled_;
+    }
   }
   // Drop the temporary references outside every lock: a session removed by
   // someone else meanwhile may be finalized here. The removed ones keep the
   // pool's reference, which goes to the caller.
   for (Session* session : candidates)
     ops_.unref(session);
+  tell_rescheduled(tell, std::move(rescheduled));
   return removed;
 }
 
@@ -379,8 +413,16 @@ std::vector<Session*> PoolEngine::snapshot() const {
 }
 
 std::optional<Micros> PoolEngine::next_wakeup(Micros now) {
-  std::lock_guard guard(index_lock_);
-  return index_.next_wakeup(now);
+  std::vector<Session*> rescheduled;
+  std::shared_ptr<const RescheduledFunc> tell;
+  std::optional<Micros> wakeup;
+  {
+    std::lock_guard guard(index_lock_);
+    wakeup = index_.next_wakeup(now, on_rescheduled_ ? &rescheduled : nullptr);
+    tell = hold_rescheduled(rescheduled);
+  }
+  tell_rescheduled(tell, std::move(rescheduled));
+  return wakeup;
 }
 
 void PoolEngine::reschedule(Session& session) {
@@ -392,6 +434,8 @@ void PoolEngine::reschedule(Session& session) {
       return;
   }
   bool earlier = false;
+  std::shared_ptr<const RescheduledFunc> tell;
+  std::vector<Session*> moved{&session};
   {
     std::lock_guard guard(index_lock_);
     // Removed meanwhile: remove() unindexes after leave_pool(), and a
@@ -399,9 +443,11 @@ void PoolEngine::reschedule(Session& session) {
     if (!session.in_pool())
       return;
     earlier = index_.schedule(session, monotonic_now());
+    tell = hold_rescheduled(moved);
   }
   if (earlier)
     wake();
+  tell_rescheduled(tell, std::move(moved));
 }
 
 void PoolEngine::wake() const {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -145,6 +146,14 @@ class PoolEngine : private PoolLink::Pool {
   // that were touched since they were indexed.
   std::optional<Micros> next_wakeup(Micros now);
 
+  // Told of the sessions the index judged again and found alive at a later
+  // deadline (touched since they were indexed), and of those whose
+  // deadline moved earlier: what a copy of the pool elsewhere must refresh.
+  // Never per touch. Called with no lock held, from whichever thread runs
+  // expiry; each session comes with a reference for the callee.
+  using RescheduledFunc = std::function<void(std::vector<Session*>&&)>;
+  void set_on_rescheduled(RescheduledFunc func);
+
  private:
 
   // A table slot: a session pointer with 16 bits of its id's hash in the
@@ -206,6 +215,12 @@ class PoolEngine : private PoolLink::Pool {
   // wakeup hook).
   mutable std::mutex index_lock_;
   ExpiryIndex<Session, SessionIndexTraits> index_;
+  std::shared_ptr<const RescheduledFunc> on_rescheduled_;  // guarded by index_lock_
+
+  // Takes the callback and references to `sessions` for it, under
+  // index_lock_; nothing when no one listens.
+  std::shared_ptr<const RescheduledFunc> hold_rescheduled(const std::vector<Session*>& sessions) const;
+  static void tell_rescheduled(const std::shared_ptr<const RescheduledFunc>& func, std::vector<Session*>&& sessions);
 };
 
 template <class MakeId, class MakeSession>

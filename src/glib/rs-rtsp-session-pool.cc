@@ -15,6 +15,7 @@
 #include "core/session-id.hh"
 #include "rs-cxx-private.hh"
 #include "rs-rtsp-session-private.hh"
+#include "rs-directory-private.hh"
 #include "rs-watch-timeout.hh"
 
 /**
@@ -51,6 +52,11 @@ void wake_watches (RsRTSPSessionPool *pool) noexcept;
 
 struct RsRTSPSessionPoolPrivate
 {
+  // The session directory this pool publishes to, if any
+  // (rs_rtsp_session_pool_set_directory()); set once.
+  std::atomic<bool> has_publisher{ false };
+  std::shared_ptr<RsDirectoryPublisher> publisher;  // written once, before has_publisher
+
   // Protects watches: the sources made by create_watch() that are still
   // alive. A leaf lock; taken under the engine's locks by its wakeup hook.
   std::mutex watches_lock;
@@ -94,14 +100,24 @@ get_engine (RsRTSPSessionPool *pool) noexcept
   return *get_priv (pool).engine;
 }
 
+static RsDirectoryPublisher *
+publisher_of (RsRTSPSessionPool *pool) noexcept
+{
+  auto &priv = get_priv (pool);
+  return priv.has_publisher.load (std::memory_order_acquire) ? priv.publisher.get () : nullptr;
+}
+
 // Emits session-removed for each session and drops the reference the pool
 // held. No lock is held here.
 static guint
 finish_removals (RsRTSPSessionPool *pool, const std::vector<rs::core::Session *> &removed) noexcept
 {
+  RsDirectoryPublisher *publisher = publisher_of (pool);
   for (rs::core::Session *core : removed)
     {
       RsRTSPSession *session = rs_rtsp_session_from_core (core);
+      if (publisher)
+        publisher->removed (core->id_c_str ());
       g_signal_emit (pool, signals[SIGNAL_SESSION_REMOVED], 0, session);
       g_object_unref (session);
     }
@@ -330,7 +346,12 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
         return rs::core::PoolEngine::MadeSession{ session ? rs_rtsp_session_get_core (session) : nullptr, false };
       });
   if (created.session != nullptr)
-    return rs_rtsp_session_from_core (created.session);
+    {
+      RsRTSPSession *session = rs_rtsp_session_from_core (created.session);
+      if (RsDirectoryPublisher *publisher = publisher_of (pool))
+        publisher->published (session);
+      return session;
+    }
 
   switch (created.failure)
     {
@@ -625,4 +646,34 @@ rs_rtsp_session_pool_create_watch (RsRTSPSessionPool *pool) noexcept
   std::lock_guard guard (priv.watches_lock);
   priv.watches.push_back (source);
   return source;
+}
+
+void
+rs_rtsp_session_pool_attach_publisher (RsRTSPSessionPool *pool, std::shared_ptr<RsDirectoryPublisher> publisher) noexcept
+{
+  auto &priv = get_priv (pool);
+  g_return_if_fail (!priv.has_publisher.load ());
+  std::weak_ptr<RsDirectoryPublisher> weak = publisher;
+  priv.publisher = std::move (publisher);
+  priv.has_publisher.store (true, std::memory_order_release);
+  // Sessions whose deadline the index judged again: their entries are
+  // refreshed then, never per touch.
+  priv.engine->set_on_rescheduled ([weak] (std::vector<rs::core::Session *> &&sessions) {
+    auto held = weak.lock ();
+    for (rs::core::Session *core : sessions)
+      {
+        if (held)
+          held->published (rs_rtsp_session_from_core (core));
+        g_object_unref (rs_rtsp_session_from_core (core));
+      }
+  });
+}
+
+std::vector<RsRTSPSession *>
+rs_rtsp_session_pool_snapshot (RsRTSPSessionPool *pool) noexcept
+{
+  std::vector<RsRTSPSession *> sessions;
+  for (rs::core::Session *core : get_engine (pool).snapshot ())
+    sessions.push_back (rs_rtsp_session_from_core (core));
+  return sessions;
 }

@@ -1,0 +1,309 @@
+"""RsRTSPSessionDirectory against a real redis-server (issue 10).
+
+Each test starts its own redis-server on a unix socket in a temporary
+directory (no TCP port, no persistence) and stops it. Everything waits with
+a bounded poll, never a fixed sleep on a timeout that could be passed.
+
+Run: GI_TYPELIB_PATH=build/gir LD_LIBRARY_PATH=build/src /usr/bin/python3 -m pytest tests/redis
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import gi
+
+gi.require_version("GLib", "2.0")
+gi.require_version("RtspSession", "1.0")
+from gi.repository import GLib, RtspSession  # noqa: E402
+
+import pytest  # noqa: E402
+
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+
+if REDIS_SERVER is None or REDIS_CLI is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("redis-server and redis-cli are needed (Debian: redis-server)")
+    pytest.skip("redis-server is not installed", allow_module_level=True)
+
+
+class Redis:
+    """A private redis-server on a unix socket."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rs-redis-")
+        self.socket = os.path.join(self.dir, "redis.sock")
+        self.proc = None
+        self.start()
+
+    @property
+    def uri(self):
+        return "unix://" + self.socket
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--dir", self.dir, "--enable-debug-command", "local"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if os.path.exists(self.socket) and self.cli("PING") == "PONG":
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+
+    def cli(self, *args):
+        out = subprocess.run([REDIS_CLI, "-s", self.socket, "--raw", *args], capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.rstrip("\n")
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(name="redis")
+def fixture_redis():
+    server = Redis()
+    yield server
+    server.close()
+
+
+def wait_for(predicate, timeout=5.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def key(session_id):
+    return "rs:s:{" + session_id + "}"
+
+
+def published(redis, pool, directory, node, margin_ms=500):
+    directory.set_property("ttl-margin", margin_ms)
+    assert pool.set_directory(directory, node)
+    wait_for(directory.is_connected, what="the directory to connect")
+
+
+def test_invalid_uris_and_node_names(redis):
+    for uri in ["", "http://x", "redis://", "redis://host:0", "redis://host:70000", "redis://h/x", "unix://",
+                "unix://relative", "redis://user:pw@host", "unix:///tmp/s?db=-1", "redis://[::1"]:
+        with pytest.raises(GLib.Error) as error:
+            RtspSession.RTSPSessionDirectory.new(uri)
+        assert error.value.code == RtspSession.RTSPSessionDirectoryError.INVALID_URI, uri
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    assert directory.get_uri() == redis.uri
+    pool = RtspSession.RTSPSessionPool()
+    for node in ["", "a b", "x" * 129, "nodé", "a\nb"]:
+        with pytest.raises(GLib.Error):
+            pool.set_directory(directory, node)
+    assert pool.set_directory(directory, "n1")
+    with pytest.raises(GLib.Error):
+        pool.set_directory(directory, "n2")
+
+
+def test_publish_lookup_ttl_and_delete(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    before = pool.create()  # made before the pool publishes: published then
+    published(redis, pool, directory, "node-a", margin_ms=2000)
+    session = pool.create()
+    session.set_property("owner", "alice")
+    for s in (before, session):
+        wait_for(lambda: redis.cli("EXISTS", key(s.get_sessionid())) == "1", what="the entry")
+    assert directory.lookup_sync(session.get_sessionid()) == "node-a"
+    assert directory.lookup_sync(before.get_sessionid()) == "node-a"
+    node, timeout = redis.cli("GET", key(session.get_sessionid())).split("\n")[:2]
+    assert (node, timeout) == ("node-a", "60")
+    # TTL: the deadline (60 + 5 s) plus the margin (2 s), never less.
+    ttl = int(redis.cli("PTTL", key(session.get_sessionid())))
+    assert 65_000 < ttl <= 67_000, ttl
+    assert directory.lookup_sync("NoSuchSessionAtAll12345") is None
+    assert directory.lookup_sync("not a valid id") is None
+
+    assert pool.remove(session)
+    wait_for(lambda: redis.cli("EXISTS", key(session.get_sessionid())) == "0", what="the delete")
+    assert directory.lookup_sync(session.get_sessionid()) is None
+    assert directory.lookup_sync(before.get_sessionid()) == "node-a"
+
+
+def test_lookup_async(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "async-node")
+    session = pool.create()
+    wait_for(lambda: redis.cli("EXISTS", key(session.get_sessionid())) == "1", what="the entry")
+    loop = GLib.MainLoop()
+    answers = []
+
+    def done(source, result):
+        answers.append(source.lookup_finish(result))
+        loop.quit()
+
+    directory.lookup_async(session.get_sessionid(), None, done)
+    GLib.timeout_add_seconds(5, loop.quit)
+    loop.run()
+    assert answers == ["async-node"]
+
+
+def test_local_expiry_deletes_and_ttl_follows_the_deadline(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n", margin_ms=300)
+    short = pool.create()
+    short.set_property("extra-timeout", 0)
+    short.set_timeout(1)
+    sid = short.get_sessionid()
+    wait_for(lambda: redis.cli("EXISTS", key(sid)) == "1", what="the entry")
+    del short
+    # Expired locally (at an explicit time): the entry goes at once, not at its TTL.
+    assert pool.cleanup_usec(GLib.get_monotonic_time() + 2_000_000) == 1
+    wait_for(lambda: redis.cli("EXISTS", key(sid)) == "0", timeout=1.0, what="the delete on expiry")
+
+
+def test_a_kept_alive_session_outlives_its_first_ttl(redis):
+    """Touches are invisible to Redis; the expiry index judges the session
+    again at its deadline and rewrites the entry then. Without that, the
+    entry would vanish 2.3 s after creation."""
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n", margin_ms=300)
+    session = pool.create()
+    session.set_property("extra-timeout", 0)
+    session.set_timeout(2)
+    sid = session.get_sessionid()
+    wait_for(lambda: redis.cli("EXISTS", key(sid)) == "1", what="the entry")
+    monitor = subprocess.Popen([REDIS_CLI, "-s", redis.socket, "MONITOR"], stdout=subprocess.PIPE, text=True)
+    try:
+        start = time.monotonic()
+        while time.monotonic() - start < 4.5:
+            session.touch()
+            assert pool.cleanup() == 0  # what the pool's watch runs; judges due sessions again
+            assert redis.cli("EXISTS", key(sid)) == "1", f"entry gone after {time.monotonic() - start:.1f} s"
+            time.sleep(0.1)
+    finally:
+        monitor.terminate()
+        lines = monitor.communicate(timeout=10)[0].splitlines()
+    # Rewritten about once per deadline (2 s), not once per touch (45).
+    rewrites = [line for line in lines if '"SET"' in line and key(sid) in line]
+    assert 1 <= len(rewrites) <= 3, rewrites
+
+
+def test_nodes_and_their_counts(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    a, b = RtspSession.RTSPSessionPool(), RtspSession.RTSPSessionPool()
+    published(redis, a, directory, "a")
+    assert b.set_directory(directory, "b")
+    keep = [a.create() for _ in range(3)] + [b.create()]
+
+    def nodes():
+        found = directory.list_nodes_sync().unpack()
+        return found if found == {"a": 3, "b": 1} else None
+
+    wait_for(nodes, timeout=3.0, what="both nodes with their counts")
+    del keep
+
+
+def test_redis_down_slow_and_back_empty(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n")
+    early = pool.create()
+    wait_for(lambda: redis.cli("EXISTS", key(early.get_sessionid())) == "1", what="the entry")
+
+    # Slow: Redis sleeps 1.5 s; the pool does not wait for it.
+    sleeper = subprocess.Popen([REDIS_CLI, "-s", redis.socket, "DEBUG", "SLEEP", "1.5"],
+                               stdout=subprocess.DEVNULL)
+    time.sleep(0.2)
+    start = time.monotonic()
+    during_sleep = [pool.create() for _ in range(2000)]
+    for s in during_sleep:
+        assert pool.find(s.get_sessionid()) is not None
+    assert time.monotonic() - start < 1.0
+    sleeper.wait(10)
+    wait_for(lambda: all(redis.cli("EXISTS", key(s.get_sessionid())) == "1" for s in during_sleep[:20]),
+             what="the entries queued while Redis slept")
+
+    # Down: nothing blocks, lookups fail fast and say so.
+    redis.stop()
+    wait_for(lambda: not directory.is_connected(), what="the directory to notice")
+    start = time.monotonic()
+    while_down = [pool.create() for _ in range(2000)]
+    assert time.monotonic() - start < 1.0
+    with pytest.raises(GLib.Error) as error:
+        directory.lookup_sync(early.get_sessionid())
+    assert error.value.code == RtspSession.RTSPSessionDirectoryError.UNAVAILABLE
+    assert pool.get_n_sessions() == 1 + 2000 + 2000
+
+    # Back, empty: everything the pool holds is published again.
+    redis.start()
+    assert redis.cli("DBSIZE") == "0"
+    wait_for(directory.is_connected, what="the reconnect")
+    wait_for(lambda: redis.cli("EXISTS", key(while_down[-1].get_sessionid())) == "1", what="the republish")
+    assert directory.lookup_sync(early.get_sessionid()) == "n"
+    assert int(redis.cli("EVAL", "return #redis.call('keys', 'rs:s:*')", "0")) == 4001
+
+
+CHILD = textwrap.dedent("""
+    import sys, time, gi
+    gi.require_version("RtspSession", "1.0")
+    from gi.repository import RtspSession
+    d = RtspSession.RTSPSessionDirectory.new(sys.argv[1])
+    d.set_property("ttl-margin", 300)
+    pool = RtspSession.RTSPSessionPool()
+    pool.set_directory(d, "doomed")
+    kept = []
+    for _ in range(5):
+        s = pool.create()
+        s.set_property("extra-timeout", 0)
+        s.set_timeout(1)
+        kept.append(s)
+    print(" ".join(s.get_sessionid() for s in kept), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_killed_nodes_sessions_leave_within_their_ttl(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "survivor")
+    mine = pool.create()
+    child = subprocess.Popen([sys.executable, "-c", CHILD, redis.uri], stdout=subprocess.PIPE, text=True,
+                             env=os.environ)
+    try:
+        ids = child.stdout.readline().split()
+        assert len(ids) == 5
+        wait_for(lambda: all(directory.lookup_sync(i) == "doomed" for i in ids), what="the child's entries")
+        wait_for(lambda: "doomed" in directory.list_nodes_sync().unpack(), what="the child's heartbeat")
+        child.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        child.wait(10)
+        # Deadline 1 s after creation, margin 0.3 s; nothing deletes them.
+        wait_for(lambda: all(directory.lookup_sync(i) is None for i in ids), timeout=3.0,
+                 what="the dead node's entries to expire")
+        assert time.monotonic() - killed < 3.0
+        wait_for(lambda: "doomed" not in directory.list_nodes_sync().unpack(), timeout=5.0,
+                 what="the dead node to leave the node list")
+        assert directory.lookup_sync(mine.get_sessionid()) == "survivor"
+        assert "survivor" in directory.list_nodes_sync().unpack()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
