@@ -60,6 +60,7 @@ typedef struct
   guint extra_timeout;
   guint max_sessions_per_conn;
   guint max_sessions_per_peer;
+  gboolean bind_to_address; /* sessions belong to the client's address, not its connection */
   GHashTable *peer_sessions; /* remote address -> its sessions (GUINT_TO_POINTER) */
   ExLimitLog pool_full_log;
   ExLimitLog conn_full_log;
@@ -76,6 +77,16 @@ session_id (RsRTSPSession *session)
 
 /* ======================================================================== */
 /* The session logic, in lifecycle order */
+
+/* Who may use the sessions made on @conn: the connection itself, or with
+ * --session-binding address any connection from the same address (clients
+ * that send keep-alives and TEARDOWN on new connections, as behind the
+ * router). */
+static gchar *
+owner_of (Server *server, ExConn *conn)
+{
+  return server->bind_to_address ? g_strconcat ("addr-", conn->peer, NULL) : g_strdup (conn->name);
+}
 
 /* 1. SETUP without a Session: header creates one, owned by the connection.
  * NULL after answering when a limit says no: the connection's own share or
@@ -107,13 +118,14 @@ session_create (Server *server, ExConn *conn, const ExRequest *req)
       ex_conn_reply_busy (conn, req->cseq, 503);
       return NULL;
     }
-  g_object_set (session, "owner", conn->name, "extra-timeout", server->extra_timeout, NULL);
+  g_autofree gchar *owner = owner_of (server, conn);
+  g_object_set (session, "owner", owner, "extra-timeout", server->extra_timeout, NULL);
   rs_rtsp_session_set_timeout (session, server->timeout);
   g_object_set_data (G_OBJECT (session), "ex-conn", conn);
   g_object_set_data_full (G_OBJECT (session), "ex-peer", g_strdup (conn->peer), g_free);
   g_hash_table_insert (server->peer_sessions, g_strdup (conn->peer), GUINT_TO_POINTER (by_peer + 1));
   g_hash_table_insert (conn->sessions, g_strdup (session_id (session)), g_object_ref (session));
-  ex_log_event ("session %s created (owner %s, timeout %u)", session_id (session), conn->name, server->timeout);
+  ex_log_event ("session %s created (owner %s, timeout %u)", session_id (session), owner, server->timeout);
   return session;
 }
 
@@ -132,7 +144,8 @@ session_find (Server *server, ExConn *conn, const ExRequest *req, RsRTSPSession 
       ex_conn_reply_status (conn, req->cseq, 400, FALSE);
       return FALSE;
     }
-  *session = rs_rtsp_session_pool_find_owned (server->pool, id, conn->name);
+  g_autofree gchar *owner = owner_of (server, conn);
+  *session = rs_rtsp_session_pool_find_owned (server->pool, id, owner);
   if (*session == NULL)
     {
       ex_conn_reply_status (conn, req->cseq, 454, FALSE);
@@ -247,6 +260,14 @@ on_session_removed (RsRTSPSessionPool *pool, RsRTSPSession *session, gpointer us
 
 /* 8. A closed connection takes its sessions: they are bound to it, so
  * nobody could use them again. */
+static RsRTSPFilterResult
+find_tcp_stream (RsRTSPSession *session, RsRTSPSessionMedia *media, gpointer user_data)
+{
+  if (ex_tone_stream_is_tcp (EX_TONE_STREAM (rs_rtsp_session_media_get_media (media))))
+    *(gboolean *) user_data = TRUE;
+  return RS_RTSP_FILTER_KEEP;
+}
+
 static void
 on_conn_closed (ExConn *conn, gpointer user_data)
 {
@@ -255,6 +276,15 @@ on_conn_closed (ExConn *conn, gpointer user_data)
   g_list_foreach (sessions, (GFunc) (void (*) (void)) g_object_ref, NULL);
   for (GList *l = sessions; l; l = l->next)
     {
+      gboolean over_tcp = FALSE;
+      if (server->bind_to_address)
+        g_list_free (rs_rtsp_session_filter (l->data, find_tcp_stream, &over_tcp));
+      if (server->bind_to_address && !over_tcp)
+        {
+          /* Bound to the address: it lives on, for the client's next connection. */
+          g_object_set_data (G_OBJECT (l->data), "ex-conn", NULL);
+          continue;
+        }
       ex_log_event ("session %s closed with %s", session_id (l->data), conn->name);
       rs_rtsp_session_pool_remove (server->pool, l->data);
     }
@@ -714,9 +744,21 @@ main (int argc, char **argv)
   gint max_sessions = 1000, max_per_conn = 16, max_connections = 1000, backlog = 128, idle_timeout = 60;
   gint max_sessions_per_peer = 250, max_connections_per_peer = 250;
   g_autofree gchar *address = NULL;
+  g_autofree gchar *redis_uri = NULL;
+  g_autofree gchar *binding = NULL;
+  gboolean proxy_protocol = FALSE;
+  g_autofree gchar *node = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port to listen on, 0 for any (default 8554)", "PORT" },
     { "address", 'a', 0, G_OPTION_ARG_STRING, &address, "Address to listen on (default: all)", "ADDR" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis_uri,
+      "Publish the sessions to the session directory on this Redis (redis://host:port/db or unix:///path)", "URI" },
+    { "node", 0, 0, G_OPTION_ARG_STRING, &node, "This node's name in the session directory (default: the port)",
+      "NAME" },
+    { "session-binding", 0, 0, G_OPTION_ARG_STRING, &binding,
+      "Who may use a session: its 'connection' (default) or any connection from its client's 'address'", "WHO" },
+    { "proxy-protocol", 0, 0, G_OPTION_ARG_NONE, &proxy_protocol,
+      "Every connection starts with a PROXY v1 line naming the real client (behind rs-rtsp-router)", NULL },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, "Session timeout in seconds (default 60)", "SECONDS" },
     { "extra-timeout", 0, 0, G_OPTION_ARG_INT, &extra_timeout, "Grace after the timeout (default 5)", "SECONDS" },
     { "max-sessions", 'm', 0, G_OPTION_ARG_INT, &max_sessions, "Most sessions at once, 0 = unlimited (default 1000)",
@@ -761,10 +803,35 @@ main (int argc, char **argv)
   server.extra_timeout = (guint) extra_timeout;
   server.max_sessions_per_conn = (guint) max_per_conn;
   server.max_sessions_per_peer = (guint) max_sessions_per_peer;
+  if (binding != NULL && strcmp (binding, "address") != 0 && strcmp (binding, "connection") != 0)
+    {
+      g_printerr ("--session-binding: 'connection' or 'address'\n");
+      return 2;
+    }
+  server.bind_to_address = binding != NULL && strcmp (binding, "address") == 0;
   server.peer_sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server.loop = g_main_loop_new (NULL, FALSE);
 
   server.pool = rs_rtsp_session_pool_new ();
+  if (redis_uri != NULL)
+    {
+#if RS_HAVE_SESSION_DIRECTORY
+      /* 7. Cluster: every session of the pool is published to the directory
+       * (which the pool keeps), with this node's name; the router finds it
+       * there. */
+      g_autoptr (RsRTSPSessionDirectory) directory = rs_rtsp_session_directory_new (redis_uri, &error);
+      g_autofree gchar *name = node ? g_strdup (node) : g_strdup_printf ("node-%d", port);
+      if (directory == NULL || !rs_rtsp_session_pool_set_directory (server.pool, directory, name, &error))
+        {
+          g_printerr ("--redis/--node: %s\n", error->message);
+          return 2;
+        }
+      ex_log_event ("directory: publishing to %s as node %s", redis_uri, name);
+#else
+      g_printerr ("--redis: librtspsession was built without the session directory (-Dredis)\n");
+      return 2;
+#endif
+    }
   rs_rtsp_session_pool_set_max_sessions (server.pool, (guint) max_sessions);
   g_signal_connect (server.pool, "session-removed", G_CALLBACK (on_session_removed), &server);
   server.watch = rs_rtsp_session_pool_create_watch (server.pool);
@@ -775,6 +842,7 @@ main (int argc, char **argv)
     .server_name = SERVER_NAME,
     .max_connections = (guint) max_connections,
     .max_connections_per_peer = (guint) max_connections_per_peer,
+    .proxy_protocol = proxy_protocol,
     .listen_backlog = (guint) backlog,
     .tcp_queue_limit = (gsize) queue_limit,
     .idle_timeout_usec = (gint64) idle_timeout * G_USEC_PER_SEC,

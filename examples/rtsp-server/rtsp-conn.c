@@ -44,6 +44,9 @@ struct _ExListener
 };
 
 static void conn_schedule_close (ExConn *conn);
+static gboolean peer_admit (ExListener *listener, const gchar *peer);
+static void peer_forget (ExListener *listener, const gchar *peer);
+static gchar *address_to_host (GInetAddress *address);
 
 /* ------------------------------------------------------------------------ */
 /* Logging */
@@ -412,6 +415,65 @@ process_input (ExConn *conn)
     g_byte_array_remove_range (in, 0, (guint) pos);
 }
 
+/* The PROXY protocol's v1 line ("PROXY TCP4 <client> <server> <client
+ * port> <server port>\r\n", at most 107 bytes), which a proxy in front
+ * sends first: from then on the connection counts as the client's. FALSE
+ * while the line is incomplete, or when it was refused and the connection
+ * is closing. */
+static gboolean
+take_proxy_line (ExConn *conn)
+{
+  ExListener *listener = conn->listener;
+  const guint8 *data = conn->inbuf->data;
+  guint len = conn->inbuf->len;
+  guint end = 0;
+  while (end + 1 < len && end < 107 && !(data[end] == '\r' && data[end + 1] == '\n'))
+    end++;
+  if (end + 1 >= len && len < 108)
+    return FALSE; /* not all there yet */
+  g_autofree gchar *line = g_strndup ((const gchar *) data, end);
+  g_auto (GStrv) fields = g_strsplit (line, " ", 0);
+  guint n = g_strv_length (fields);
+  GInetAddress *client = NULL;
+  gint64 port = -1;
+  if (end + 1 < len && data[end] == '\r' && n == 6 && strcmp (fields[0], "PROXY") == 0
+      && (strcmp (fields[1], "TCP4") == 0 || strcmp (fields[1], "TCP6") == 0))
+    {
+      client = g_inet_address_new_from_string (fields[2]);
+      port = g_ascii_strtoll (fields[4], NULL, 10);
+      GSocketFamily family = strcmp (fields[1], "TCP4") == 0 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6;
+      if (client && (g_inet_address_get_family (client) != family || port < 1 || port > 65535))
+        g_clear_object (&client);
+    }
+  if (client == NULL)
+    {
+      ex_log_event ("%s sent no valid PROXY line; closing", conn->name);
+      ex_conn_close (conn);
+      return FALSE;
+    }
+  gchar *peer = g_inet_address_to_string (client);
+  if (!peer_admit (listener, peer))
+    {
+      g_free (peer);
+      g_object_unref (client);
+      ex_conn_reply_busy (conn, NULL, 503);
+      conn_schedule_close (conn);
+      conn->awaiting_proxy = FALSE;
+      g_byte_array_set_size (conn->inbuf, 0);
+      return FALSE;
+    }
+  g_object_unref (conn->remote);
+  conn->remote = client;
+  conn->peer = peer;
+  g_autofree gchar *host = address_to_host (client);
+  g_free (conn->remote_str);
+  conn->remote_str = g_strdup_printf ("%s:%u", host, (guint) port);
+  conn->awaiting_proxy = FALSE;
+  g_byte_array_remove_range (conn->inbuf, 0, end + 2);
+  ex_log_event ("%s is %s (PROXY)", conn->name, conn->remote_str);
+  return TRUE;
+}
+
 static gboolean
 on_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -435,6 +497,8 @@ on_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
           break;
         }
       g_byte_array_append (conn->inbuf, buffer, (guint) n);
+      if (conn->awaiting_proxy && !take_proxy_line (conn))
+        break;
       process_input (conn);
       if (conn->closing)
         break;
@@ -502,17 +566,42 @@ ex_conn_close (ExConn *conn)
   g_socket_close (conn->socket, NULL);
   listener->config.closed (conn, listener->config.user_data);
   ex_log_event ("%s closed", conn->name);
-  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, conn->peer));
-  if (held > 1)
-    g_hash_table_insert (listener->peers, g_strdup (conn->peer), GUINT_TO_POINTER (held - 1));
-  else
-    g_hash_table_remove (listener->peers, conn->peer);
+  peer_forget (listener, conn->peer);
   g_hash_table_remove (listener->conns, conn);
   ex_conn_unref (conn);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Accepting */
+
+/* Counts one more connection from @peer; FALSE (counting nothing) when
+ * @peer has its share already. */
+static gboolean
+peer_admit (ExListener *listener, const gchar *peer)
+{
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, peer));
+  guint max_per_peer = listener->config.max_connections_per_peer;
+  if (max_per_peer > 0 && held >= max_per_peer)
+    {
+      ex_log_limit (&listener->peer_limit_log, "max-connections-per-peer %u reached: connection from %s refused with 503",
+                    max_per_peer, peer);
+      return FALSE;
+    }
+  g_hash_table_insert (listener->peers, g_strdup (peer), GUINT_TO_POINTER (held + 1));
+  return TRUE;
+}
+
+static void
+peer_forget (ExListener *listener, const gchar *peer)
+{
+  if (peer == NULL)
+    return;
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, peer));
+  if (held > 1)
+    g_hash_table_insert (listener->peers, g_strdup (peer), GUINT_TO_POINTER (held - 1));
+  else
+    g_hash_table_remove (listener->peers, peer);
+}
 
 /* IPv4 for an IPv4-mapped IPv6 address (a dual-stack socket). */
 static GInetAddress *
@@ -570,21 +659,21 @@ conn_open (ExListener *listener, GSocket *socket)
     }
 
   /* One address (a client, or everyone behind one NAT) gets a share of
-   * the connections, not all of them. */
-  gchar *peer = g_inet_address_to_string (remote);
-  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (listener->peers, peer));
-  guint max_per_peer = listener->config.max_connections_per_peer;
-  if (max_per_peer > 0 && held >= max_per_peer)
+   * the connections, not all of them. Behind a proxy, the address is the
+   * one its PROXY line names. */
+  gchar *peer = NULL;
+  if (!listener->config.proxy_protocol)
     {
-      ex_log_limit (&listener->peer_limit_log, "max-connections-per-peer %u reached: connection from %s refused with 503",
-                    max_per_peer, peer);
-      g_free (peer);
-      g_object_unref (remote);
-      g_object_unref (local);
-      refuse (listener, socket);
-      return;
+      peer = g_inet_address_to_string (remote);
+      if (!peer_admit (listener, peer))
+        {
+          g_free (peer);
+          g_object_unref (remote);
+          g_object_unref (local);
+          refuse (listener, socket);
+          return;
+        }
     }
-  g_hash_table_insert (listener->peers, g_strdup (peer), GUINT_TO_POINTER (held + 1));
 
   ExConn *conn = g_new0 (ExConn, 1);
   conn->ref_count = 1;
@@ -601,6 +690,7 @@ conn_open (ExListener *listener, GSocket *socket)
   conn->local_base = g_strdup_printf ("rtsp://%s:%u", local_host, listener->port);
   conn->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   conn->inbuf = g_byte_array_new ();
+  conn->awaiting_proxy = listener->config.proxy_protocol;
   g_queue_init (&conn->outq);
   conn->last_drop_log = G_MININT64 / 2;
   conn->last_request = g_get_monotonic_time ();

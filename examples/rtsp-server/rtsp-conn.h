@@ -27,6 +27,7 @@ typedef struct
   const gchar *server_name;
   guint max_connections;    /* 0: unlimited */
   guint max_connections_per_peer; /* per remote address; 0: unlimited */
+  gboolean proxy_protocol;  /* each connection starts with a PROXY v1 line naming the real client */
   guint listen_backlog;
   gsize tcp_queue_limit;    /* bytes of droppable output queued per connection */
   gint64 idle_timeout_usec; /* a connection without sessions or requests */
@@ -50,7 +51,7 @@ struct _ExConn
   GInetAddress *local;  /* IPv4 for IPv4-mapped addresses */
   GInetAddress *remote;
   gchar *remote_str;    /* "host:port" */
-  gchar *peer;          /* the remote address alone: who per-peer limits count */
+  gchar *peer;          /* the remote address alone: who per-peer limits count; NULL until the PROXY line */
   gchar *local_base;    /* "rtsp://host:port" for requests with a bare path */
   GHashTable *sessions; /* the server's: session id -> GObject* (a reference) */
 
@@ -63,6 +64,7 @@ struct _ExConn
   GSource *linger_source;
   GSource *close_source;
   GByteArray *inbuf;
+  gboolean awaiting_proxy; /* the PROXY line has not come yet */
   gsize head_scanned;
   gint64 last_request;
   GQueue outq; /* GBytes */

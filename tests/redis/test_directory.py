@@ -7,11 +7,9 @@ a bounded poll, never a fixed sleep on a timeout that could be passed.
 Run: GI_TYPELIB_PATH=build/gir LD_LIBRARY_PATH=build/src /usr/bin/python3 -m pytest tests/redis
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
@@ -23,56 +21,13 @@ from gi.repository import GLib, RtspSession  # noqa: E402
 
 import pytest  # noqa: E402
 
-REDIS_SERVER = shutil.which("redis-server")
-REDIS_CLI = shutil.which("redis-cli")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "common"))
+from rs_redis import REDIS_CLI, REDIS_SERVER, Redis  # noqa: E402
 
 if REDIS_SERVER is None or REDIS_CLI is None:
     if os.environ.get("CI"):
         raise RuntimeError("redis-server and redis-cli are needed (Debian: redis-server)")
     pytest.skip("redis-server is not installed", allow_module_level=True)
-
-
-class Redis:
-    """A private redis-server on a unix socket."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="rs-redis-")
-        self.socket = os.path.join(self.dir, "redis.sock")
-        self.proc = None
-        self.start()
-
-    @property
-    def uri(self):
-        return "unix://" + self.socket
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-             "--save", "", "--appendonly", "no", "--dir", self.dir, "--enable-debug-command", "local"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if os.path.exists(self.socket) and self.cli("PING") == "PONG":
-                return
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-        if os.path.exists(self.socket):
-            os.unlink(self.socket)
-
-    def cli(self, *args):
-        out = subprocess.run([REDIS_CLI, "-s", self.socket, "--raw", *args], capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.rstrip("\n")
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(name="redis")
