@@ -3,12 +3,16 @@
 
 #include "rs-rtsp-session-directory.h"
 
-#include <hiredis/adapters/glib.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
@@ -45,20 +49,38 @@
  *
  * All Redis I/O runs on the directory's own thread and main context: creating,
  * finding, touching and expiring sessions only queue work for it, and never
- * wait for Redis. While Redis cannot be reached, nothing is queued; when it
- * can be again (or comes back empty), every pool republishes what it holds.
+ * wait for Redis. While Redis cannot be reached, only removals are kept (up
+ * to a million); when it can be again (or comes back empty), every pool
+ * republishes what it holds and the removals are sent. What is queued for a
+ * Redis that does not keep up is bounded: beyond it, the pools republish
+ * once Redis has caught up.
  *
  * Lookups — which node holds a session, which nodes are alive with how many
  * sessions — are asynchronous in the GIO style, with blocking variants for
  * tools.
  *
- * Keys (each session's key in its own hash slot, the nodes' keys in one, so
- * that a Redis Cluster can shard them):
+ * Limits that span the cluster: with #RsRTSPSessionDirectory:max-sessions
+ * or #RsRTSPSessionDirectory:max-sessions-per-owner set (the same on every
+ * node), a server calls rs_rtsp_session_directory_reserve_async() before it
+ * creates a session; Redis checks the limit and takes the place atomically,
+ * and the session's entry takes it over once the pool publishes it (the
+ * owner must be set right after creation). A place that is not taken over
+ * is given back after 10 s. When Redis cannot be reached, the reservation
+ * follows #RsRTSPSessionDirectory:unreachable-policy.
+ *
+ * Keys: each session's key is in a hash slot of its own, the nodes' keys
+ * share one, and so do the limits' keys (so that one script sees them all).
+ * This client talks to one Redis (or a proxy in front of a Cluster): it does
+ * not follow Cluster redirections itself.
  *
  * - `rs:s:{<session id>}`: a string `<node>\n<timeout>\n<owner>`, with a TTL
  * - `rs:{nodes}:all`: a set of the node names ever seen
  * - `rs:{nodes}:n:<node>`: the node's session count, with a TTL of three
  *   heartbeats: the node is alive while it exists
+ * - `rs:{limits}:all` and `rs:{limits}:o:<owner>`: sorted sets of the
+ *   sessions (and reservations) that count against the limits, scored by
+ *   when they lapse (Redis's clock, in milliseconds); kept only while a
+ *   limit is set
  *
  * Since: 1.0
  */
@@ -68,12 +90,17 @@ namespace {
 constexpr gint64 kHeartbeatMs = 1000;
 constexpr gint64 kNodeTtlMs = 3 * kHeartbeatMs;
 constexpr guint kDefaultTtlMarginMs = 5000;
-// An entry of a session that never expires (timeout 0) lives this long; it
-// is refreshed when the pool republishes.
+// An entry of a session that never expires (timeout 0) lives this long,
+// and is rewritten every third of it.
 constexpr gint64 kNoTimeoutTtlMs = 3600 * 1000;
 // Work queued for Redis beyond this is dropped and the pools republish
 // once Redis keeps up again: a slow Redis costs bounded memory.
 constexpr std::size_t kMaxQueued = 200000;
+// Removals kept while Redis cannot be reached (about 50 bytes each); the
+// entries of those beyond it lapse by their TTL.
+constexpr std::size_t kMaxRemovals = 1000000;
+// How long a reservation holds its place without a session taking it over.
+constexpr gint64 kReservationMs = 10000;
 // Commands sent and not answered yet beyond which sending waits.
 constexpr long kMaxInFlight = 20000;
 constexpr guint kReconnectMinMs = 100;
@@ -85,6 +112,9 @@ enum
   PROP_0,
   PROP_URI,
   PROP_TTL_MARGIN,
+  PROP_MAX_SESSIONS,
+  PROP_MAX_SESSIONS_PER_OWNER,
+  PROP_UNREACHABLE_POLICY,
   N_PROPS
 };
 
@@ -191,13 +221,131 @@ node_key (const std::string &node)
   return "rs:{nodes}:n:" + node;
 }
 
-// One piece of work for Redis.
+// A piece of work for Redis: (re)write a session's entry.
 struct Op
 {
-  RsRTSPSession *session = nullptr;  // a reference: (re)write its entry...
-  std::string node;                  // ...as held by this node
-  std::string id;                    // without a session: delete this id's entry
+  RsRTSPSession *session = nullptr;  // a reference
+  std::string node;
+  bool created = false;  // just made: takes over a reservation of its owner
 };
+
+// A removal: the entry to delete, and whose place it frees.
+struct Removal
+{
+  std::string id;
+  std::string owner;
+};
+
+// What the limits' sorted sets are told; each runs on the {limits} slot
+// only, with Redis's clock.
+constexpr const char kAccountScript[] = R"lua(
+local t = redis.call('TIME')
+local lapse = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+for i = 1, #KEYS do
+  if ARGV[3] ~= '' then redis.call('ZREM', KEYS[i], ARGV[3]) end
+  redis.call('ZADD', KEYS[i], lapse, ARGV[1])
+end
+return 1
+)lua";
+
+constexpr const char kForgetScript[] = R"lua(
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+)lua";
+
+// 1: reserved; 0: the cluster is full; -1: the owner has its share.
+constexpr const char kReserveScript[] = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max, max_owner = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return 0 end
+if KEYS[2] then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if max_owner > 0 and redis.call('ZCARD', KEYS[2]) >= max_owner then return -1 end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3])
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
+return 1
+)lua";
+
+constexpr const char kLimitsAllKey[] = "rs:{limits}:all";
+
+std::string
+owner_limits_key (const std::string &owner)
+{
+  return "rs:{limits}:o:" + owner;
+}
+
+// The GSource that runs a hiredis connection on a main context. Not
+// hiredis's GLib adapter: its dispatch goes on to read after a write that
+// freed the connection. Here the connection's cleanup clears `redis`, and
+// dispatch looks again before each step.
+struct RedisWatch
+{
+  GSource source;
+  redisAsyncContext *redis;
+  GPollFD fd;
+};
+
+gboolean
+redis_watch_prepare (GSource *, gint *timeout) noexcept
+{
+  *timeout = -1;
+  return FALSE;
+}
+
+gboolean
+redis_watch_check (GSource *source) noexcept
+{
+  auto *watch = reinterpret_cast<RedisWatch *> (source);
+  return (watch->fd.revents & (watch->fd.events | G_IO_HUP | G_IO_ERR)) != 0;
+}
+
+gboolean
+redis_watch_dispatch (GSource *source, GSourceFunc, gpointer) noexcept
+{
+  auto *watch = reinterpret_cast<RedisWatch *> (source);
+  const gushort revents = std::exchange (watch->fd.revents, 0);
+  if (watch->redis && (revents & G_IO_OUT) && (watch->fd.events & G_IO_OUT))
+    redisAsyncHandleWrite (watch->redis);
+  if (watch->redis && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    redisAsyncHandleRead (watch->redis);
+  return G_SOURCE_CONTINUE;
+}
+
+GSourceFuncs redis_watch_funcs = { redis_watch_prepare, redis_watch_check, redis_watch_dispatch, nullptr, nullptr,
+                                   nullptr };
+
+GSource *
+redis_watch_new (redisAsyncContext *redis)
+{
+  GSource *source = g_source_new (&redis_watch_funcs, sizeof (RedisWatch));
+  g_source_set_static_name (source, "RsRTSPSessionDirectory connection");
+  auto *watch = reinterpret_cast<RedisWatch *> (source);
+  watch->redis = redis;
+  watch->fd.fd = redis->c.fd;
+  watch->fd.events = 0;
+  watch->fd.revents = 0;
+  g_source_add_poll (source, &watch->fd);
+  // hiredis calls these on the directory's thread only, which is the one
+  // that polls: changing the events needs no wake-up.
+  redis->ev.addRead = [] (void *data) noexcept { static_cast<RedisWatch *> (data)->fd.events |= G_IO_IN; };
+  redis->ev.delRead = [] (void *data) noexcept { static_cast<RedisWatch *> (data)->fd.events &= ~G_IO_IN; };
+  redis->ev.addWrite = [] (void *data) noexcept { static_cast<RedisWatch *> (data)->fd.events |= G_IO_OUT; };
+  redis->ev.delWrite = [] (void *data) noexcept { static_cast<RedisWatch *> (data)->fd.events &= ~G_IO_OUT; };
+  redis->ev.cleanup = [] (void *data) noexcept {
+    auto *watch = static_cast<RedisWatch *> (data);
+    watch->redis = nullptr;
+    if (watch->fd.fd >= 0)
+      {
+        g_source_remove_poll (&watch->source, &watch->fd);
+        watch->fd.fd = -1;
+      }
+  };
+  redis->ev.data = watch;
+  return source;
+}
 
 }  // namespace
 
@@ -210,13 +358,15 @@ struct Publisher : RsDirectoryPublisher
 {
   std::weak_ptr<DirectoryState> state;
   std::string node;
-  GWeakRef pool;
+  std::shared_ptr<RsPoolHandle> pool;
 
-  Publisher () { g_weak_ref_init (&pool, nullptr); }
-  ~Publisher () override { g_weak_ref_clear (&pool); }
-  void published (RsRTSPSession *session) noexcept override;
-  void removed (const char *id) noexcept override;
+  void published (RsRTSPSession *session, bool created) noexcept override;
+  void removed (RsRTSPSession *session) noexcept override;
 };
+
+// A command's answer: called once, on the directory's thread, with the
+// reply or with an error (then `reply` is null).
+using Answer = std::function<void (redisReply *reply, GError *error)>;
 
 }  // namespace
 
@@ -226,6 +376,9 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
   Endpoint endpoint;
   std::string uri;
   std::atomic<guint> ttl_margin_ms{ kDefaultTtlMarginMs };
+  std::atomic<guint> max_sessions{ 0 };
+  std::atomic<guint> max_per_owner{ 0 };
+  std::atomic<int> policy{ RS_RTSP_SESSION_DIRECTORY_POLICY_ALLOW };
 
   GMainContext *context = g_main_context_new ();
   GMainLoop *loop = g_main_loop_new (context, FALSE);
@@ -233,11 +386,12 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
 
   std::mutex lock;  // guards the members up to the next comment
   std::deque<Op> queue;
+  std::vector<Removal> removals;
   bool flush_scheduled = false;
   bool republish = true;  // every pool's sessions must be written again
   std::vector<std::weak_ptr<Publisher>> publishers;
 
-  // Written by the directory's thread only.
+  // Changed by the directory's thread only.
   std::atomic<bool> connected{ false };
   redisAsyncContext *redis = nullptr;
   GSource *redis_source = nullptr;
@@ -246,34 +400,41 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
   guint reconnect_ms = 0;
   long in_flight = 0;
   bool closing = false;
+  bool warned_select = false;
+  std::deque<Op> backlog;  // a republish, sent as answers come in
+  gint64 last_no_timeout_refresh = 0;
+  // Places reserved here and not yet taken over, oldest first: (owner, token).
+  std::deque<std::pair<std::string, std::string>> reservations;
 
   ~DirectoryState ()
   {
-    drop_queue ();
+    for (Op &op : queue)
+      g_object_unref (op.session);
+    for (Op &op : backlog)
+      g_object_unref (op.session);
     g_main_loop_unref (loop);
     g_main_context_unref (context);
   }
 
-  void drop_queue () noexcept
-  {
-    for (Op &op : queue)
-      if (op.session)
-        g_object_unref (op.session);
-    queue.clear ();
-  }
-
+  bool limits () const noexcept { return max_sessions.load () > 0 || max_per_owner.load () > 0; }
+  std::vector<std::shared_ptr<Publisher>> live_publishers ();
   void enqueue (Op &&op) noexcept;
+  void enqueue_removal (Removal &&removal) noexcept;
   void schedule_flush_locked () noexcept;
   void invoke (std::function<void ()> func) noexcept;
+  void ask (std::vector<std::string> args, Answer answer) noexcept;
 
   // The directory's thread.
   void connect () noexcept;
   void schedule_reconnect () noexcept;
   void on_connected (int status) noexcept;
+  void mark_connected () noexcept;
   void on_disconnected () noexcept;
   void flush () noexcept;
   void send_op (const Op &op, gint64 now) noexcept;
+  void send_removal (const Removal &removal) noexcept;
   void heartbeat () noexcept;
+  void refresh_no_timeout () noexcept;
   void command (redisCallbackFn *callback, void *data, const std::vector<std::string> &args) noexcept;
   void close_connection () noexcept;
 };
@@ -309,6 +470,17 @@ DirectoryState::invoke (std::function<void ()> func) noexcept
   g_source_unref (source);
 }
 
+std::vector<std::shared_ptr<Publisher>>
+DirectoryState::live_publishers ()
+{
+  std::vector<std::shared_ptr<Publisher>> live;
+  std::lock_guard guard (lock);
+  for (auto &weak : publishers)
+    if (auto publisher = weak.lock ())
+      live.push_back (std::move (publisher));
+  return live;
+}
+
 // ---------------------------------------------------------------------------
 // Queueing: from any thread, never waiting for Redis.
 
@@ -324,42 +496,62 @@ DirectoryState::schedule_flush_locked () noexcept
 void
 DirectoryState::enqueue (Op &&op) noexcept
 {
+  std::deque<Op> dropped;
+  {
+    std::lock_guard guard (lock);
+    if (!connected.load (std::memory_order_acquire) || republish)
+      {
+        // Everything is written again once Redis is back: nothing to queue.
+        republish = true;
+        dropped.push_back (std::move (op));
+      }
+    else if (queue.size () >= kMaxQueued)
+      {
+        // Redis is far behind: forget the backlog, write everything again
+        // once it has caught up.
+        dropped.swap (queue);
+        dropped.push_back (std::move (op));
+        republish = true;
+        schedule_flush_locked ();
+      }
+    else
+      {
+        queue.push_back (std::move (op));
+        schedule_flush_locked ();
+      }
+  }
+  // Outside the lock: a pool's thread may drop many references here.
+  for (Op &gone : dropped)
+    g_object_unref (gone.session);
+}
+
+void
+DirectoryState::enqueue_removal (Removal &&removal) noexcept
+{
   std::lock_guard guard (lock);
-  if (!connected.load (std::memory_order_acquire) || republish)
-    {
-      // Everything is written again once Redis is back: nothing to queue.
-      republish = true;
-      if (op.session)
-        g_object_unref (op.session);
-      return;
-    }
-  if (queue.size () >= kMaxQueued)
-    {
-      // Redis is far behind: forget the backlog, write everything again
-      // once it keeps up.
-      drop_queue ();
-      republish = true;
-      if (op.session)
-        g_object_unref (op.session);
-      schedule_flush_locked ();
-      return;
-    }
-  queue.push_back (std::move (op));
-  schedule_flush_locked ();
+  // Kept while Redis is away too: a removed session must not stay listed.
+  if (removals.size () < kMaxRemovals)
+    removals.push_back (std::move (removal));
+  if (connected.load (std::memory_order_acquire))
+    schedule_flush_locked ();
 }
 
 void
-Publisher::published (RsRTSPSession *session) noexcept
+Publisher::published (RsRTSPSession *session, bool created) noexcept
 {
   if (auto held = state.lock ())
-    held->enqueue (Op{ static_cast<RsRTSPSession *> (g_object_ref (session)), node, {} });
+    held->enqueue (Op{ static_cast<RsRTSPSession *> (g_object_ref (session)), node, created });
 }
 
 void
-Publisher::removed (const char *id) noexcept
+Publisher::removed (RsRTSPSession *session) noexcept
 {
-  if (auto held = state.lock ())
-    held->enqueue (Op{ nullptr, {}, id ? id : "" });
+  auto held = state.lock ();
+  if (!held)
+    return;
+  rs::core::Session *core = rs_rtsp_session_get_core (session);
+  if (core->has_id ())
+    held->enqueue_removal (Removal{ core->id_c_str (), core->owner ().value_or (std::string ()) });
 }
 
 // ---------------------------------------------------------------------------
@@ -369,17 +561,44 @@ namespace {
 
 // Counts a fire-and-forget command's answer.
 void
-on_counted_reply (redisAsyncContext *redis, void *, void *data) noexcept
+on_counted_reply (redisAsyncContext *, void *, void *data) noexcept
 {
   auto *state = static_cast<DirectoryState *> (data);
   if (state->in_flight > 0)
     state->in_flight--;
-  if (state->in_flight == kMaxInFlight / 2)
+  if (state->in_flight == kMaxInFlight / 2 && !state->backlog.empty ())
     {
       std::lock_guard guard (state->lock);
-      if (!state->queue.empty () || state->republish)
+      state->schedule_flush_locked ();
+    }
+  else if (state->in_flight == kMaxInFlight / 2)
+    {
+      std::lock_guard guard (state->lock);
+      if (!state->queue.empty () || !state->removals.empty () || state->republish)
         state->schedule_flush_locked ();
     }
+}
+
+void
+on_answer (redisAsyncContext *, void *reply, void *data) noexcept
+{
+  std::unique_ptr<Answer> answer (static_cast<Answer *> (data));
+  auto *r = static_cast<redisReply *> (reply);
+  if (r == nullptr)
+    {
+      g_autoptr (GError) error = g_error_new (RS_RTSP_SESSION_DIRECTORY_ERROR,
+                                              RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE,
+                                              "Redis went away before it answered");
+      (*answer) (nullptr, error);
+    }
+  else if (r->type == REDIS_REPLY_ERROR)
+    {
+      g_autoptr (GError) error = g_error_new (RS_RTSP_SESSION_DIRECTORY_ERROR,
+                                              RS_RTSP_SESSION_DIRECTORY_ERROR_FAILED, "Redis: %s", r->str);
+      (*answer) (nullptr, error);
+    }
+  else
+    (*answer) (r, nullptr);
 }
 
 }  // namespace
@@ -398,113 +617,163 @@ DirectoryState::command (redisCallbackFn *callback, void *data, const std::vecto
     {
       callback = on_counted_reply;
       data = this;
-      in_flight++;
     }
-  if (redisAsyncCommandArgv (redis, callback, data, static_cast<int> (argv.size ()), argv.data (), lengths.data ())
-      != REDIS_OK)
-    {
-      if (callback == on_counted_reply)
+  in_flight++;
+  if (redis == nullptr
+      || redisAsyncCommandArgv (redis, callback, data, static_cast<int> (argv.size ()), argv.data (), lengths.data ())
+           != REDIS_OK)
+    callback (redis, nullptr, data);
+}
+
+void
+DirectoryState::ask (std::vector<std::string> args, Answer answer) noexcept
+{
+  invoke ([this, args = std::move (args), answer = std::move (answer)] () mutable {
+    if (!connected.load () || redis == nullptr)
+      {
+        g_autoptr (GError) error = g_error_new (RS_RTSP_SESSION_DIRECTORY_ERROR,
+                                                RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE,
+                                                "Redis cannot be reached: %s", uri.c_str ());
+        answer (nullptr, error);
+        return;
+      }
+    // Answers count as in flight too, through their own callback.
+    auto *held = new Answer ([this, answer = std::move (answer)] (redisReply *reply, GError *error) {
+      if (in_flight > 0)
         in_flight--;
-      else
-        callback (redis, nullptr, data);
+      answer (reply, error);
+    });
+    command (on_answer, held, args);
+  });
+}
+
+void
+DirectoryState::send_removal (const Removal &removal) noexcept
+{
+  command (nullptr, nullptr, { "DEL", session_key (removal.id.c_str ()) });
+  if (limits ())
+    {
+      std::vector<std::string> args{ "EVAL", kForgetScript, removal.owner.empty () ? "1" : "2", kLimitsAllKey };
+      if (!removal.owner.empty ())
+        args.push_back (owner_limits_key (removal.owner));
+      args.push_back (removal.id);
+      command (nullptr, nullptr, args);
     }
 }
 
 void
 DirectoryState::send_op (const Op &op, gint64 now) noexcept
 {
-  if (op.session == nullptr)
-    {
-      if (!op.id.empty ())
-        command (nullptr, nullptr, { "DEL", session_key (op.id.c_str ()) });
-      return;
-    }
   rs::core::Session *core = rs_rtsp_session_get_core (op.session);
   if (!core->in_pool () || !core->has_id ())
     return;  // gone meanwhile: its removal is queued too
   const int left_ms = core->expiry ().next_timeout_ms (now);
-  const gint64 ttl_ms = left_ms < 0 ? kNoTimeoutTtlMs : gint64 (left_ms) + ttl_margin_ms.load ();
-  const std::string value = op.node + "\n" + std::to_string (core->expiry ().timeout ()) + "\n"
-                            + core->owner ().value_or (std::string ());
-  command (nullptr, nullptr,
-           { "SET", session_key (core->id_c_str ()), value, "PX", std::to_string (std::max<gint64> (ttl_ms, 1)) });
+  const gint64 ttl_ms = std::max<gint64> (left_ms < 0 ? kNoTimeoutTtlMs : gint64 (left_ms) + ttl_margin_ms.load (), 1);
+  std::string owner = core->owner ().value_or (std::string ());
+  const std::string value = op.node + "\n" + std::to_string (core->expiry ().timeout ()) + "\n" + owner;
+  command (nullptr, nullptr, { "SET", session_key (core->id_c_str ()), value, "PX", std::to_string (ttl_ms) });
+  if (limits ())
+    {
+      // A new session takes over the oldest place reserved here: each
+      // create follows its own reservation. It counts for the owner it was
+      // reserved for until its own owner is known.
+      std::string token;
+      if (op.created && !reservations.empty ())
+        {
+          auto [reserved_for, reserved] = std::move (reservations.front ());
+          reservations.pop_front ();
+          token = std::move (reserved);
+          if (owner.empty ())
+            owner = std::move (reserved_for);
+          else if (reserved_for != owner && !reserved_for.empty ())
+            command (nullptr, nullptr, { "EVAL", kForgetScript, "1", owner_limits_key (reserved_for), token });
+        }
+      std::vector<std::string> args{ "EVAL", kAccountScript, owner.empty () ? "1" : "2", kLimitsAllKey };
+      if (!owner.empty ())
+        args.push_back (owner_limits_key (owner));
+      args.insert (args.end (), { core->id_c_str (), std::to_string (ttl_ms), token });
+      command (nullptr, nullptr, args);
+    }
 }
 
 void
 DirectoryState::flush () noexcept
 {
   std::deque<Op> work;
+  std::vector<Removal> gone;
   bool all = false;
-  std::vector<std::shared_ptr<Publisher>> live;
   {
     std::lock_guard guard (lock);
     flush_scheduled = false;
     if (!connected.load () || redis == nullptr)
-      {
-        drop_queue ();
-        return;
-      }
+      return;  // the queue was emptied when the connection went
     if (in_flight >= kMaxInFlight)
-      return;  // rescheduled when answers come in
-    work.swap (queue);
+      return;  // rescheduled as answers come in
+    gone.swap (removals);
     all = std::exchange (republish, false);
-    if (all)
-      for (auto &weak : publishers)
-        if (auto publisher = weak.lock ())
-          live.push_back (std::move (publisher));
+    work.swap (queue);
   }
   const gint64 now = g_get_monotonic_time ();
+  for (const Removal &removal : gone)
+    send_removal (removal);
   if (all)
     {
-      // What was queued is part of what is written again.
+      // What was queued is part of what is written again: the pools' sessions now.
       for (Op &op : work)
-        if (op.session)
-          g_object_unref (op.session);
+        g_object_unref (op.session);
       work.clear ();
-      for (auto &publisher : live)
-        {
-          auto *pool = static_cast<RsRTSPSessionPool *> (g_weak_ref_get (&publisher->pool));
-          if (pool == nullptr)
-            continue;
-          for (RsRTSPSession *session : rs_rtsp_session_pool_snapshot (pool))
-            {
-              send_op (Op{ session, publisher->node, {} }, now);
-              g_object_unref (session);
-            }
-          g_object_unref (pool);
-        }
+      for (Op &op : backlog)
+        g_object_unref (op.session);
+      backlog.clear ();
+      for (auto &publisher : live_publishers ())
+        for (RsRTSPSession *session : publisher->pool->snapshot ())
+          backlog.push_back (Op{ session, publisher->node, false });
       heartbeat ();
     }
   for (Op &op : work)
+    backlog.push_back (std::move (op));
+  // Only so much at a time: the rest goes as answers come in.
+  while (!backlog.empty () && in_flight < kMaxInFlight && redis)
     {
+      Op op = std::move (backlog.front ());
+      backlog.pop_front ();
       send_op (op, now);
-      if (op.session)
-        g_object_unref (op.session);
+      g_object_unref (op.session);
     }
+}
+
+void
+DirectoryState::refresh_no_timeout () noexcept
+{
+  // Sessions that never expire are never judged again by their pool's
+  // index: their entries are rewritten here, a third of their TTL apart.
+  for (auto &publisher : live_publishers ())
+    for (RsRTSPSession *session : publisher->pool->snapshot ())
+      {
+        if (rs_rtsp_session_get_core (session)->expiry ().timeout () == 0)
+          backlog.push_back (Op{ session, publisher->node, false });
+        else
+          g_object_unref (session);
+      }
 }
 
 void
 DirectoryState::heartbeat () noexcept
 {
-  if (!connected.load ())
+  if (!connected.load () || redis == nullptr)
     return;
-  std::vector<std::shared_ptr<Publisher>> live;
-  {
-    std::lock_guard guard (lock);
-    for (auto &weak : publishers)
-      if (auto publisher = weak.lock ())
-        live.push_back (std::move (publisher));
-  }
-  for (auto &publisher : live)
+  for (auto &publisher : live_publishers ())
     {
-      auto *pool = static_cast<RsRTSPSessionPool *> (g_weak_ref_get (&publisher->pool));
-      if (pool == nullptr)
-        continue;
-      const guint count = rs_rtsp_session_pool_get_n_sessions (pool);
-      g_object_unref (pool);
       command (nullptr, nullptr, { "SADD", kNodesKey, publisher->node });
       command (nullptr, nullptr,
-               { "SET", node_key (publisher->node), std::to_string (count), "PX", std::to_string (kNodeTtlMs) });
+               { "SET", node_key (publisher->node), std::to_string (publisher->pool->size ()), "PX",
+                 std::to_string (kNodeTtlMs) });
+    }
+  const gint64 now = g_get_monotonic_time ();
+  if (now - last_no_timeout_refresh >= kNoTimeoutTtlMs * 1000 / 3)
+    {
+      last_no_timeout_refresh = now;
+      refresh_no_timeout ();
     }
 }
 
@@ -513,8 +782,8 @@ DirectoryState::close_connection () noexcept
 {
   if (redis_source)
     {
-      // hiredis still calls the source's cleanup after this (the context
-      // is freed after the callback that got here): destroy it later.
+      // hiredis still calls the watch's cleanup after the callback that
+      // got here: the source goes later.
       GSource *stale = std::exchange (redis_source, nullptr);
       if (closing)
         {
@@ -529,6 +798,10 @@ DirectoryState::close_connection () noexcept
     }
   redis = nullptr;
   in_flight = 0;
+  for (Op &op : backlog)
+    g_object_unref (op.session);
+  backlog.clear ();
+  reservations.clear ();
   connected.store (false, std::memory_order_release);
 }
 
@@ -569,7 +842,7 @@ DirectoryState::connect () noexcept
     }
   redis = fresh;
   redis->data = this;
-  redis_source = redis_source_new (redis);
+  redis_source = redis_watch_new (redis);
   g_source_attach (redis_source, context);
   redisAsyncSetConnectCallback (redis, [] (const redisAsyncContext *c, int status) noexcept {
     static_cast<DirectoryState *> (c->data)->on_connected (status);
@@ -577,9 +850,34 @@ DirectoryState::connect () noexcept
   redisAsyncSetDisconnectCallback (redis, [] (const redisAsyncContext *c, int) noexcept {
     static_cast<DirectoryState *> (c->data)->on_disconnected ();
   });
-  // The first command makes the connection complete; choosing the database
-  // comes first in any case.
-  command (nullptr, nullptr, { "SELECT", std::to_string (endpoint.db) });
+  // The first command completes the connection. The database is chosen
+  // first; a Redis that refuses it is not used (so database 0, which needs
+  // no SELECT, also works with a Cluster proxy).
+  if (endpoint.db == 0)
+    {
+      command (nullptr, nullptr, { "PING" });
+      return;
+    }
+  command (
+    [] (redisAsyncContext *c, void *reply, void *) noexcept {
+      auto *state = static_cast<DirectoryState *> (c->data);
+      if (state->in_flight > 0)
+        state->in_flight--;
+      auto *r = static_cast<redisReply *> (reply);
+      if (r == nullptr)
+        return;
+      if (r->type != REDIS_REPLY_ERROR)
+        {
+          state->mark_connected ();
+          return;
+        }
+      if (!state->warned_select)
+        g_warning ("RsRTSPSessionDirectory: Redis refused database %ld (%s): not publishing", state->endpoint.db,
+                   r->str);
+      state->warned_select = true;
+      redisAsyncDisconnect (c);
+    },
+    nullptr, { "SELECT", std::to_string (endpoint.db) });
 }
 
 void
@@ -587,30 +885,40 @@ DirectoryState::on_connected (int status) noexcept
 {
   if (status != REDIS_OK)
     {
-      // hiredis frees the context after this callback.
+      // hiredis frees the connection after this callback.
       close_connection ();
       schedule_reconnect ();
       return;
     }
+  // With a database to choose, connected once Redis said yes to it.
+  if (endpoint.db == 0)
+    mark_connected ();
+}
+
+void
+DirectoryState::mark_connected () noexcept
+{
   reconnect_ms = 0;
-  {
-    std::lock_guard guard (lock);
-    connected.store (true, std::memory_order_release);
-    republish = true;
-    schedule_flush_locked ();
-  }
+  warned_select = false;
+  std::lock_guard guard (lock);
+  connected.store (true, std::memory_order_release);
+  republish = true;
+  schedule_flush_locked ();
 }
 
 void
 DirectoryState::on_disconnected () noexcept
 {
-  // hiredis frees the context after this callback; the answers still
+  // hiredis frees the connection after this callback; the answers still
   // awaited were called with no reply already.
+  std::deque<Op> dropped;
   {
     std::lock_guard guard (lock);
-    drop_queue ();
+    dropped.swap (queue);
     republish = true;
   }
+  for (Op &op : dropped)
+    g_object_unref (op.session);
   close_connection ();
   schedule_reconnect ();
 }
@@ -633,6 +941,10 @@ struct _RsRTSPSessionDirectory
 };
 
 G_DEFINE_FINAL_TYPE_WITH_PRIVATE (RsRTSPSessionDirectory, rs_rtsp_session_directory, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (RsRTSPSessionDirectoryPolicy, rs_rtsp_session_directory_policy,
+                    G_DEFINE_ENUM_VALUE (RS_RTSP_SESSION_DIRECTORY_POLICY_ALLOW, "allow"),
+                    G_DEFINE_ENUM_VALUE (RS_RTSP_SESSION_DIRECTORY_POLICY_REFUSE, "refuse"))
 
 /**
  * rs_rtsp_session_directory_error_quark:
@@ -659,6 +971,12 @@ directory_thread (gpointer data) noexcept
   // this very thread (its last reference dropped by a task finishing here).
   std::unique_ptr<std::shared_ptr<DirectoryState>> keep (static_cast<std::shared_ptr<DirectoryState> *> (data));
   DirectoryState *state = keep->get ();
+  // hiredis writes with write(): a Redis that went away must give EPIPE
+  // here, not SIGPIPE to the process.
+  sigset_t pipe;
+  sigemptyset (&pipe);
+  sigaddset (&pipe, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe, nullptr);
   g_main_context_push_thread_default (state->context);
   state->connect ();
   state->heartbeat_source = g_timeout_source_new (kHeartbeatMs);
@@ -670,7 +988,7 @@ directory_thread (gpointer data) noexcept
       state->heartbeat ();
       // A flush stopped by too many answers awaited resumes here at the latest.
       std::lock_guard guard (state->lock);
-      if (!state->queue.empty () || state->republish)
+      if (!state->queue.empty () || !state->removals.empty () || state->republish || !state->backlog.empty ())
         state->schedule_flush_locked ();
       return G_SOURCE_CONTINUE;
     },
@@ -690,24 +1008,23 @@ directory_thread (gpointer data) noexcept
     }
   GSource *source = std::exchange (state->redis_source, nullptr);
   if (state->redis)
-    redisAsyncFree (state->redis);  // calls the disconnect callback, then the source's cleanup
+    redisAsyncFree (state->redis);  // answers with no reply, the watch's cleanup, the disconnect callback
   if (source)
     {
       g_source_destroy (source);
       g_source_unref (source);
     }
   state->close_connection ();
-  for (GSource **source : { &state->reconnect_source, &state->heartbeat_source })
-    if (*source)
+  for (GSource **pending : { &state->reconnect_source, &state->heartbeat_source })
+    if (*pending)
       {
-        g_source_destroy (*source);
-        g_source_unref (*source);
-        *source = nullptr;
+        g_source_destroy (*pending);
+        g_source_unref (*pending);
+        *pending = nullptr;
       }
   g_main_context_pop_thread_default (state->context);
   return nullptr;
 }
-
 static void
 rs_rtsp_session_directory_init (RsRTSPSessionDirectory *self)
 {
@@ -758,6 +1075,15 @@ rs_rtsp_session_directory_get_property (GObject *object, guint prop_id, GValue *
     case PROP_TTL_MARGIN:
       g_value_set_uint (value, state.ttl_margin_ms.load ());
       break;
+    case PROP_MAX_SESSIONS:
+      g_value_set_uint (value, state.max_sessions.load ());
+      break;
+    case PROP_MAX_SESSIONS_PER_OWNER:
+      g_value_set_uint (value, state.max_per_owner.load ());
+      break;
+    case PROP_UNREACHABLE_POLICY:
+      g_value_set_enum (value, state.policy.load ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -775,6 +1101,15 @@ rs_rtsp_session_directory_set_property (GObject *object, guint prop_id, const GV
       break;
     case PROP_TTL_MARGIN:
       state.ttl_margin_ms.store (g_value_get_uint (value));
+      break;
+    case PROP_MAX_SESSIONS:
+      state.max_sessions.store (g_value_get_uint (value));
+      break;
+    case PROP_MAX_SESSIONS_PER_OWNER:
+      state.max_per_owner.store (g_value_get_uint (value));
+      break;
+    case PROP_UNREACHABLE_POLICY:
+      state.policy.store (g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -811,6 +1146,43 @@ rs_rtsp_session_directory_class_init (RsRTSPSessionDirectoryClass *klass)
    */
   properties[PROP_TTL_MARGIN] = g_param_spec_uint ("ttl-margin", nullptr, nullptr, 1, G_MAXINT / 2, kDefaultTtlMarginMs,
                                                    GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  /**
+   * RsRTSPSessionDirectory:max-sessions:
+   *
+   * How many sessions all the nodes together may hold; 0 for no limit.
+   * Checked by rs_rtsp_session_directory_reserve_async(). Set it the same on
+   * every node.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_SESSIONS] = g_param_spec_uint ("max-sessions", nullptr, nullptr, 0, G_MAXINT, 0,
+                                                     GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * RsRTSPSessionDirectory:max-sessions-per-owner:
+   *
+   * How many sessions one owner (#RsRTSPSession:owner, such as an
+   * authenticated user) may hold on all the nodes together; 0 for no limit.
+   * Checked by rs_rtsp_session_directory_reserve_async(). Set it the same on
+   * every node.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_SESSIONS_PER_OWNER]
+    = g_param_spec_uint ("max-sessions-per-owner", nullptr, nullptr, 0, G_MAXINT, 0,
+                         GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * RsRTSPSessionDirectory:unreachable-policy:
+   *
+   * What a reservation answers while Redis cannot be reached.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_UNREACHABLE_POLICY]
+    = g_param_spec_enum ("unreachable-policy", nullptr, nullptr, RS_TYPE_RTSP_SESSION_DIRECTORY_POLICY,
+                         RS_RTSP_SESSION_DIRECTORY_POLICY_ALLOW,
+                         GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -931,7 +1303,9 @@ rs_rtsp_session_pool_set_directory (RsRTSPSessionPool *pool, RsRTSPSessionDirect
   auto publisher = std::make_shared<Publisher> ();
   publisher->state = state.shared_from_this ();
   publisher->node = node;
-  g_weak_ref_set (&publisher->pool, pool);
+  // The pool publishes from now on; the republish below covers what it
+  // held before.
+  publisher->pool = rs_rtsp_session_pool_attach_publisher (pool, publisher);
   {
     std::lock_guard guard (state.lock);
     std::erase_if (state.publishers, [] (const std::weak_ptr<Publisher> &weak) { return weak.expired (); });
@@ -939,94 +1313,159 @@ rs_rtsp_session_pool_set_directory (RsRTSPSessionPool *pool, RsRTSPSessionDirect
     state.republish = true;
     state.schedule_flush_locked ();
   }
-  rs_rtsp_session_pool_attach_publisher (pool, std::move (publisher));
   return TRUE;
 }
 
 // ---------------------------------------------------------------------------
-// Lookups.
+// Lookups and reservations.
 
 namespace {
 
-// A GTask waiting for Redis, with what to do with the answer.
-struct Request
-{
-  GTask *task;
-  std::function<void (GTask *, redisReply *)> answer;
-};
-
+// Sends `args` for `task`: an error returns the task's error; `value` makes
+// its value from a reply.
 void
-on_request_reply (redisAsyncContext *, void *reply, void *data) noexcept
+ask_for_task (RsRTSPSessionDirectory *directory, GTask *task, std::vector<std::string> args,
+              std::function<void (GTask *, redisReply *)> value)
 {
-  auto *request = static_cast<Request *> (data);
-  if (g_task_return_error_if_cancelled (request->task))
-    ;
-  else if (reply == nullptr)
-    g_task_return_new_error (request->task, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE,
-                             "Redis went away before it answered");
-  else if (static_cast<redisReply *> (reply)->type == REDIS_REPLY_ERROR)
-    g_task_return_new_error (request->task, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_FAILED,
-                             "Redis: %s", static_cast<redisReply *> (reply)->str);
-  else
-    request->answer (request->task, static_cast<redisReply *> (reply));
-  g_object_unref (request->task);
-  delete request;
-}
-
-// Sends `args` on the directory's thread for `task`; `answer` returns the
-// task's value from a reply that is no error.
-void
-request (RsRTSPSessionDirectory *directory, GTask *task, std::vector<std::string> args,
-         std::function<void (GTask *, redisReply *)> answer)
-{
-  DirectoryState &state = state_of (directory);
-  auto *pending = new Request{ task, std::move (answer) };
-  state.invoke ([&state, pending, args = std::move (args)] {
-    if (!state.connected.load () || state.redis == nullptr)
-      {
-        g_task_return_new_error (pending->task, RS_RTSP_SESSION_DIRECTORY_ERROR,
-                                 RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE, "Redis cannot be reached: %s",
-                                 state.uri.c_str ());
-        g_object_unref (pending->task);
-        delete pending;
-        return;
-      }
-    state.command (on_request_reply, pending, args);
+  state_of (directory).ask (std::move (args), [task, value = std::move (value)] (redisReply *reply, GError *error) {
+    if (g_task_return_error_if_cancelled (task))
+      ;
+    else if (error)
+      g_task_return_error (task, g_error_copy (error));
+    else
+      value (task, reply);
+    g_object_unref (task);
   });
 }
 
-// Runs an asynchronous call to its end on a private main context.
-template <class Start>
-GAsyncResult *
-run_to_end (Start &&start, GCancellable *cancellable)
+// What a blocking call waits on. Shared with the directory's thread, so
+// that a caller who gave up leaves nothing behind.
+struct Waiter
 {
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  g_main_context_push_thread_default (context);
-  GAsyncResult *result = nullptr;
-  start (cancellable, [] (GObject *, GAsyncResult *res, gpointer data) noexcept {
-    *static_cast<GAsyncResult **> (data) = static_cast<GAsyncResult *> (g_object_ref (res));
-  }, &result);
-  const gint64 until = g_get_monotonic_time () + kSyncTimeoutUs;
-  while (result == nullptr && g_get_monotonic_time () < until)
-    g_main_context_iteration (context, TRUE);
-  g_main_context_pop_thread_default (context);
-  return result;
-}
+  std::mutex lock;
+  std::condition_variable cond;
+  bool done = false;
+  gpointer value = nullptr;
+  GDestroyNotify free_value = nullptr;
+  GError *error = nullptr;
 
-// The blocking variant of an _async/_finish pair: at most kSyncTimeoutUs.
-template <class T, class Start, class Finish>
-T
-run_sync (RsRTSPSessionDirectory *directory, Start &&start, Finish &&finish, GCancellable *cancellable,
-          GError **error)
+  ~Waiter ()
+  {
+    if (value && free_value)
+      free_value (value);
+    g_clear_error (&error);
+  }
+};
+
+// Runs the asynchronous call `start` (given a callback and its data) to its
+// end: at most kSyncTimeoutUs, or until `cancellable` is cancelled.
+template <class Start>
+gpointer
+run_sync (Start &&start, GDestroyNotify free_value, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GAsyncResult) result = run_to_end (std::forward<Start> (start), cancellable);
-  if (result == nullptr)
+  auto waiter = std::make_shared<Waiter> ();
+  waiter->free_value = free_value;
+  start (waiter);
+  std::unique_lock guard (waiter->lock);
+  const auto until = std::chrono::steady_clock::now () + std::chrono::microseconds (kSyncTimeoutUs);
+  while (!waiter->done)
     {
-      g_set_error (error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE,
-                   "Redis did not answer in time");
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return nullptr;
+      if (waiter->cond.wait_for (guard, std::chrono::milliseconds (50)) == std::cv_status::timeout
+          && std::chrono::steady_clock::now () >= until)
+        {
+          g_set_error (error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE,
+                       "Redis did not answer in time");
+          return nullptr;
+        }
+    }
+  if (waiter->error)
+    {
+      g_propagate_error (error, std::exchange (waiter->error, nullptr));
       return nullptr;
     }
-  return finish (directory, result, error);
+  return std::exchange (waiter->value, nullptr);
+}
+
+// Sends `args` for a blocking call: `value` makes the call's value from a reply.
+void
+ask_for_waiter (RsRTSPSessionDirectory *directory, std::shared_ptr<Waiter> waiter, std::vector<std::string> args,
+                std::function<gpointer (redisReply *)> value)
+{
+  state_of (directory).ask (std::move (args),
+                            [waiter, value = std::move (value)] (redisReply *reply, GError *error) {
+                              gpointer made = error ? nullptr : value (reply);
+                              std::lock_guard guard (waiter->lock);
+                              waiter->value = made;
+                              waiter->error = error ? g_error_copy (error) : nullptr;
+                              waiter->done = true;
+                              waiter->cond.notify_all ();
+                            });
+}
+
+// The node named by an entry, or null.
+gchar *
+node_of_reply (redisReply *reply)
+{
+  if (reply->type != REDIS_REPLY_STRING)
+    return nullptr;
+  const std::string value (reply->str, reply->len);
+  return g_strdup (value.substr (0, value.find ('\n')).c_str ());
+}
+
+// The live nodes from the reply to MGET of the names' heartbeat keys.
+GVariant *
+nodes_of_reply (const std::vector<std::string> &names, redisReply *reply)
+{
+  GVariantBuilder builder;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{su}"));
+  for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements && i < names.size (); i++)
+    {
+      redisReply *count = reply->element[i];
+      if (count->type != REDIS_REPLY_STRING)
+        continue;  // no heartbeat: gone
+      const guint64 n = g_ascii_strtoull (count->str, nullptr, 10);
+      g_variant_builder_add (&builder, "{su}", names[i].c_str (), guint (std::min<guint64> (n, G_MAXUINT)));
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+// Lists the nodes in two steps on the directory's thread (their names, then
+// their heartbeats); `done` gets the a{su} or an error.
+void
+list_nodes (RsRTSPSessionDirectory *directory, std::function<void (GVariant *, GError *)> done)
+{
+  DirectoryState &state = state_of (directory);
+  state.ask ({ "SMEMBERS", kNodesKey }, [&state, done] (redisReply *reply, GError *error) {
+    if (error)
+      {
+        done (nullptr, error);
+        return;
+      }
+    auto names = std::make_shared<std::vector<std::string>> ();
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+      if (reply->element[i]->type == REDIS_REPLY_STRING)
+        names->emplace_back (reply->element[i]->str, reply->element[i]->len);
+    if (names->empty ())
+      {
+        g_autoptr (GVariant) none = nodes_of_reply (*names, nullptr);
+        done (none, nullptr);
+        return;
+      }
+    std::vector<std::string> args{ "MGET" };
+    for (const std::string &name : *names)
+      args.push_back (node_key (name));
+    state.ask (std::move (args), [names, done] (redisReply *reply, GError *error) {
+      if (error)
+        {
+          done (nullptr, error);
+          return;
+        }
+      g_autoptr (GVariant) nodes = nodes_of_reply (*names, reply);
+      done (nodes, nullptr);
+    });
+  });
 }
 
 }  // namespace
@@ -1059,15 +1498,8 @@ rs_rtsp_session_directory_lookup_async (RsRTSPSessionDirectory *directory, const
       g_object_unref (task);
       return;
     }
-  request (directory, task, { "GET", session_key (session_id) }, [] (GTask *task, redisReply *reply) {
-    if (reply->type != REDIS_REPLY_STRING)
-      {
-        g_task_return_pointer (task, nullptr, nullptr);
-        return;
-      }
-    const std::string value (reply->str, reply->len);
-    g_task_return_pointer (task, g_strdup (value.substr (0, value.find ('\n')).c_str ()), g_free);
-  });
+  ask_for_task (directory, task, { "GET", session_key (session_id) },
+                [] (GTask *task, redisReply *reply) { g_task_return_pointer (task, node_of_reply (reply), g_free); });
 }
 
 /**
@@ -1100,7 +1532,8 @@ rs_rtsp_session_directory_lookup_finish (RsRTSPSessionDirectory *directory, GAsy
  * @error: return location for a #GError
  *
  * Like rs_rtsp_session_directory_lookup_async(), waiting for the answer (at
- * most 5 s): for tools, not for a server's main loop.
+ * most 5 s, or until @cancellable is cancelled): for tools, not for a
+ * server's main loop.
  *
  * Returns: (transfer full) (nullable): as rs_rtsp_session_directory_lookup_finish()
  *
@@ -1112,12 +1545,14 @@ rs_rtsp_session_directory_lookup_sync (RsRTSPSessionDirectory *directory, const 
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory), nullptr);
   g_return_val_if_fail (session_id != nullptr, nullptr);
-  return run_sync<gchar *> (
-    directory,
-    [&] (GCancellable *c, GAsyncReadyCallback cb, gpointer data) {
-      rs_rtsp_session_directory_lookup_async (directory, session_id, c, cb, data);
+  if (!rs::core::is_valid_session_id (session_id))
+    return nullptr;
+  return static_cast<gchar *> (run_sync (
+    [&] (std::shared_ptr<Waiter> waiter) {
+      ask_for_waiter (directory, std::move (waiter), { "GET", session_key (session_id) },
+                      [] (redisReply *reply) -> gpointer { return node_of_reply (reply); });
     },
-    rs_rtsp_session_directory_lookup_finish, cancellable, error);
+    g_free, cancellable, error));
 }
 
 /**
@@ -1140,41 +1575,14 @@ rs_rtsp_session_directory_list_nodes_async (RsRTSPSessionDirectory *directory, G
   g_return_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory));
   GTask *task = g_task_new (directory, cancellable, callback, user_data);
   g_task_set_source_tag (task, reinterpret_cast<gpointer> (rs_rtsp_session_directory_list_nodes_async));
-  request (directory, task, { "SMEMBERS", kNodesKey }, [directory] (GTask *task, redisReply *reply) {
-    std::vector<std::string> names;
-    if (reply->type == REDIS_REPLY_ARRAY)
-      for (size_t i = 0; i < reply->elements; i++)
-        if (reply->element[i]->type == REDIS_REPLY_STRING)
-          names.emplace_back (reply->element[i]->str, reply->element[i]->len);
-    if (names.empty ())
-      {
-        g_task_return_pointer (task, g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{su}"), nullptr, 0)),
-                               (GDestroyNotify) g_variant_unref);
-        return;
-      }
-    std::vector<std::string> args{ "MGET" };
-    for (const std::string &name : names)
-      args.push_back (node_key (name));
-    // The second step runs on the directory's thread already: send directly.
-    DirectoryState &state = state_of (directory);
-    auto *next = new Request{ static_cast<GTask *> (g_object_ref (task)), [names] (GTask *task, redisReply *reply) {
-                               GVariantBuilder builder;
-                               g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{su}"));
-                               for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements
-                                                  && i < names.size ();
-                                    i++)
-                                 {
-                                   redisReply *count = reply->element[i];
-                                   if (count->type != REDIS_REPLY_STRING)
-                                     continue;  // no heartbeat: dead
-                                   const guint64 n = g_ascii_strtoull (count->str, nullptr, 10);
-                                   g_variant_builder_add (&builder, "{su}", names[i].c_str (),
-                                                          guint (std::min<guint64> (n, G_MAXUINT)));
-                                 }
-                               g_task_return_pointer (task, g_variant_ref_sink (g_variant_builder_end (&builder)),
-                                                      (GDestroyNotify) g_variant_unref);
-                             } };
-    state.command (on_request_reply, next, args);
+  list_nodes (directory, [task] (GVariant *nodes, GError *error) {
+    if (g_task_return_error_if_cancelled (task))
+      ;
+    else if (error)
+      g_task_return_error (task, g_error_copy (error));
+    else
+      g_task_return_pointer (task, g_variant_ref (nodes), (GDestroyNotify) g_variant_unref);
+    g_object_unref (task);
   });
 }
 
@@ -1206,7 +1614,7 @@ rs_rtsp_session_directory_list_nodes_finish (RsRTSPSessionDirectory *directory, 
  * @error: return location for a #GError
  *
  * Like rs_rtsp_session_directory_list_nodes_async(), waiting for the answer
- * (at most 5 s).
+ * (at most 5 s, or until @cancellable is cancelled).
  *
  * Returns: (transfer full) (nullable): as rs_rtsp_session_directory_list_nodes_finish()
  *
@@ -1217,10 +1625,107 @@ rs_rtsp_session_directory_list_nodes_sync (RsRTSPSessionDirectory *directory, GC
                                            GError **error)
 {
   g_return_val_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory), nullptr);
-  return run_sync<GVariant *> (
-    directory,
-    [&] (GCancellable *c, GAsyncReadyCallback cb, gpointer data) {
-      rs_rtsp_session_directory_list_nodes_async (directory, c, cb, data);
+  return static_cast<GVariant *> (run_sync (
+    [&] (std::shared_ptr<Waiter> waiter) {
+      list_nodes (directory, [waiter] (GVariant *nodes, GError *error) {
+        std::lock_guard guard (waiter->lock);
+        waiter->value = nodes ? g_variant_ref (nodes) : nullptr;
+        waiter->error = error ? g_error_copy (error) : nullptr;
+        waiter->done = true;
+        waiter->cond.notify_all ();
+      });
     },
-    rs_rtsp_session_directory_list_nodes_finish, cancellable, error);
+    (GDestroyNotify) g_variant_unref, cancellable, error));
+}
+
+/**
+ * rs_rtsp_session_directory_reserve_async:
+ * @directory: a #RsRTSPSessionDirectory
+ * @owner: (nullable): who the session will belong to (#RsRTSPSession:owner),
+ *   or %NULL for nobody
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called in the thread-default main context of the
+ *   caller when the answer is there
+ * @user_data: data for @callback
+ *
+ * Takes a place for one more session of @owner within the cluster's limits
+ * (#RsRTSPSessionDirectory:max-sessions,
+ * #RsRTSPSessionDirectory:max-sessions-per-owner), atomically in Redis, so
+ * that nodes reserving at once can never together exceed them. Call it
+ * before rs_rtsp_session_pool_create() on a pool that publishes to
+ * @directory, and set the new session's owner to @owner right away: the
+ * session's entry then takes the place over. A place no session takes over
+ * is given back after 10 s. Without limits, it always succeeds.
+ *
+ * Since: 1.0
+ */
+void
+rs_rtsp_session_directory_reserve_async (RsRTSPSessionDirectory *directory, const gchar *owner,
+                                         GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory));
+  GTask *task = g_task_new (directory, cancellable, callback, user_data);
+  g_task_set_source_tag (task, reinterpret_cast<gpointer> (rs_rtsp_session_directory_reserve_async));
+  DirectoryState &state = state_of (directory);
+  if (!state.limits ())
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  char drawn[rs::core::kSessionIdLength + 1];
+  rs::core::random_session_id (drawn);
+  drawn[rs::core::kSessionIdLength] = '\0';
+  std::string token = std::string ("r:") + drawn;
+  std::string who = owner ? owner : "";
+  std::vector<std::string> args{ "EVAL", kReserveScript, who.empty () ? "1" : "2", kLimitsAllKey };
+  if (!who.empty ())
+    args.push_back (owner_limits_key (who));
+  args.insert (args.end (), { std::to_string (state.max_sessions.load ()), std::to_string (state.max_per_owner.load ()),
+                              token, std::to_string (kReservationMs) });
+  state.ask (std::move (args), [&state, task, token, who] (redisReply *reply, GError *error) {
+    if (g_task_return_error_if_cancelled (task))
+      ;
+    else if (error && error->code == RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE
+             && state.policy.load () == RS_RTSP_SESSION_DIRECTORY_POLICY_ALLOW)
+      g_task_return_boolean (task, TRUE);  // availability first, as the policy says
+    else if (error)
+      g_task_return_error (task, g_error_copy (error));
+    else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+      {
+        // The next session of this owner published from here takes it over.
+        state.reservations.emplace_back (who, token);
+        g_task_return_boolean (task, TRUE);
+      }
+    else
+      g_task_return_new_error (task, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_LIMIT,
+                               reply->type == REDIS_REPLY_INTEGER && reply->integer == -1
+                                 ? "The owner holds as many sessions as it may in the cluster"
+                                 : "The cluster holds as many sessions as it may");
+    g_object_unref (task);
+  });
+}
+
+/**
+ * rs_rtsp_session_directory_reserve_finish:
+ * @directory: a #RsRTSPSessionDirectory
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes rs_rtsp_session_directory_reserve_async().
+ *
+ * Returns: %TRUE when the session may be created; %FALSE with
+ *   %RS_RTSP_SESSION_DIRECTORY_ERROR_LIMIT when a limit says no, or with
+ *   %RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE when Redis cannot be
+ *   reached and #RsRTSPSessionDirectory:unreachable-policy is
+ *   %RS_RTSP_SESSION_DIRECTORY_POLICY_REFUSE
+ *
+ * Since: 1.0
+ */
+gboolean
+rs_rtsp_session_directory_reserve_finish (RsRTSPSessionDirectory *directory, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, directory), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

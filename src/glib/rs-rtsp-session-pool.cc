@@ -56,6 +56,7 @@ struct RsRTSPSessionPoolPrivate
   // (rs_rtsp_session_pool_set_directory()); set once.
   std::atomic<bool> has_publisher{ false };
   std::shared_ptr<RsDirectoryPublisher> publisher;  // written once, before has_publisher
+  std::shared_ptr<RsPoolHandle> handle;            // likewise
 
   // Protects watches: the sources made by create_watch() that are still
   // alive. A leaf lock; taken under the engine's locks by its wakeup hook.
@@ -117,7 +118,7 @@ finish_removals (RsRTSPSessionPool *pool, const std::vector<rs::core::Session *>
     {
       RsRTSPSession *session = rs_rtsp_session_from_core (core);
       if (publisher)
-        publisher->removed (core->id_c_str ());
+        publisher->removed (session);
       g_signal_emit (pool, signals[SIGNAL_SESSION_REMOVED], 0, session);
       g_object_unref (session);
     }
@@ -143,6 +144,8 @@ static void
 rs_rtsp_session_pool_dispose (GObject *object) noexcept
 {
   auto *pool = RS_RTSP_SESSION_POOL (object);
+  if (auto &handle = get_priv (pool).handle)
+    handle->detach ();
   // Every remaining session is removed, with its signal, while the pool is
   // still a whole object; so are the ones session-removed handlers create
   // meanwhile.
@@ -349,7 +352,7 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
     {
       RsRTSPSession *session = rs_rtsp_session_from_core (created.session);
       if (RsDirectoryPublisher *publisher = publisher_of (pool))
-        publisher->published (session);
+        publisher->published (session, true);
       return session;
     }
 
@@ -648,13 +651,15 @@ rs_rtsp_session_pool_create_watch (RsRTSPSessionPool *pool) noexcept
   return source;
 }
 
-void
+std::shared_ptr<RsPoolHandle>
 rs_rtsp_session_pool_attach_publisher (RsRTSPSessionPool *pool, std::shared_ptr<RsDirectoryPublisher> publisher) noexcept
 {
   auto &priv = get_priv (pool);
-  g_return_if_fail (!priv.has_publisher.load ());
+  g_return_val_if_fail (!priv.has_publisher.load (), nullptr);
   std::weak_ptr<RsDirectoryPublisher> weak = publisher;
   priv.publisher = std::move (publisher);
+  priv.handle = std::make_shared<RsPoolHandle> ();
+  priv.handle->engine = priv.engine.get ();
   priv.has_publisher.store (true, std::memory_order_release);
   // Sessions whose deadline the index judged again: their entries are
   // refreshed then, never per touch.
@@ -663,17 +668,34 @@ rs_rtsp_session_pool_attach_publisher (RsRTSPSessionPool *pool, std::shared_ptr<
     for (rs::core::Session *core : sessions)
       {
         if (held)
-          held->published (rs_rtsp_session_from_core (core));
+          held->published (rs_rtsp_session_from_core (core), false);
         g_object_unref (rs_rtsp_session_from_core (core));
       }
   });
+  return priv.handle;
 }
 
 std::vector<RsRTSPSession *>
-rs_rtsp_session_pool_snapshot (RsRTSPSessionPool *pool) noexcept
+RsPoolHandle::snapshot ()
 {
   std::vector<RsRTSPSession *> sessions;
-  for (rs::core::Session *core : get_engine (pool).snapshot ())
-    sessions.push_back (rs_rtsp_session_from_core (core));
+  std::lock_guard guard (lock);
+  if (engine)
+    for (rs::core::Session *core : engine->snapshot ())
+      sessions.push_back (rs_rtsp_session_from_core (core));
   return sessions;
+}
+
+std::size_t
+RsPoolHandle::size ()
+{
+  std::lock_guard guard (lock);
+  return engine ? engine->size () : 0;
+}
+
+void
+RsPoolHandle::detach () noexcept
+{
+  std::lock_guard guard (lock);
+  engine = nullptr;
 }

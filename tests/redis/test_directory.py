@@ -17,7 +17,8 @@ import gi
 
 gi.require_version("GLib", "2.0")
 gi.require_version("RtspSession", "1.0")
-from gi.repository import GLib, RtspSession  # noqa: E402
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib, RtspSession  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -262,3 +263,219 @@ def test_a_killed_nodes_sessions_leave_within_their_ttl(redis):
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+def test_a_removal_while_redis_is_away_still_deletes_the_entry(redis):
+    """Found by review: removals made while disconnected were dropped, and
+    the entry stayed for its TTL."""
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n")
+    session = pool.create()
+    sid = session.get_sessionid()
+    wait_for(lambda: redis.cli("EXISTS", key(sid)) == "1", what="the entry")
+    redis.stop()
+    wait_for(lambda: not directory.is_connected(), what="the directory to notice")
+    assert pool.remove(session)
+    redis.start()
+    # Redis kept nothing (no persistence); put the stale entry back by hand,
+    # as a Redis that only lost the connection would still have it.
+    redis.cli("SET", key(sid), "n\n60\n", "PX", "60000")
+    wait_for(directory.is_connected, what="the reconnect")
+    wait_for(lambda: redis.cli("EXISTS", key(sid)) == "0", what="the delete kept while away")
+
+
+def test_a_database_redis_refuses_is_not_used(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri + "?db=99")
+    pool = RtspSession.RTSPSessionPool()
+    assert pool.set_directory(directory, "n")
+    pool.create()
+    time.sleep(0.5)
+    assert not directory.is_connected()
+    assert redis.cli("DBSIZE") == "0"
+    with pytest.raises(GLib.Error):
+        directory.lookup_sync("AAAAAAAAAAAAAAAAAAAAAA")
+
+
+def test_blocking_lookups_end_on_time_and_on_cancel(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    wait_for(directory.is_connected, what="the connection")
+    redis.proc.send_signal(signal.SIGSTOP)  # connected, but never answers
+    try:
+        start = time.monotonic()
+        with pytest.raises(GLib.Error) as error:
+            directory.lookup_sync("AAAAAAAAAAAAAAAAAAAAAA")
+        assert error.value.code == RtspSession.RTSPSessionDirectoryError.UNAVAILABLE
+        assert 4.5 < time.monotonic() - start < 6.5
+        cancellable = Gio.Cancellable()
+        GLib.timeout_add(200, lambda: cancellable.cancel() and False)
+        start = time.monotonic()
+        timer = __import__("threading").Timer(0.2, cancellable.cancel)
+        timer.start()
+        with pytest.raises(GLib.Error) as error:
+            directory.list_nodes_sync(cancellable)
+        assert error.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED)
+        assert time.monotonic() - start < 1.5
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+
+
+def reserve(directory, owner=None):
+    loop = GLib.MainLoop()
+    out = []
+
+    def done(source, result):
+        try:
+            out.append(source.reserve_finish(result))
+        except GLib.Error as error:
+            out.append(error)
+        loop.quit()
+
+    directory.reserve_async(owner, None, done)
+    GLib.timeout_add_seconds(6, loop.quit)
+    loop.run()
+    return out[0]
+
+
+def test_cluster_limits_across_two_nodes(redis):
+    nodes = []
+    for name in ("a", "b"):
+        directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+        directory.set_property("max-sessions", 5)
+        directory.set_property("max-sessions-per-owner", 2)
+        pool = RtspSession.RTSPSessionPool()
+        published(redis, pool, directory, name)
+        nodes.append((directory, pool))
+    kept = []
+    refused = []
+    # Alternating nodes, each reserving before it creates.
+    for i in range(8):
+        directory, pool = nodes[i % 2]
+        owner = f"user{i % 4}"
+        answer = reserve(directory, owner)
+        if answer is True:
+            session = pool.create()
+            session.set_property("owner", owner)
+            kept.append(session)
+        else:
+            refused.append((owner, answer.code))
+    assert len(kept) == 5
+    assert all(code == RtspSession.RTSPSessionDirectoryError.LIMIT for _, code in refused)
+    # The sessions took over their reservations: five places, not ten.
+    wait_for(lambda: redis.cli("ZCARD", "rs:{limits}:all") == "5", what="five places")
+    # Per owner: user0 has two (i = 0, 4) and may not have a third anywhere.
+    answer = reserve(nodes[1][0], "user0")
+    assert isinstance(answer, GLib.Error) and answer.code == RtspSession.RTSPSessionDirectoryError.LIMIT
+    # A removal frees the place everywhere.
+    first = kept.pop(0)
+    owner = first.get_property("owner")
+    assert nodes[0][1].remove(first) or nodes[1][1].remove(first)
+    wait_for(lambda: redis.cli("ZCARD", "rs:{limits}:all") == "4", what="the freed place")
+    assert reserve(nodes[1][0], owner) is True
+
+
+RESERVER = textwrap.dedent("""
+    import sys, gi
+    gi.require_version("RtspSession", "1.0")
+    from gi.repository import GLib, RtspSession
+    d = RtspSession.RTSPSessionDirectory.new(sys.argv[1])
+    d.set_property("max-sessions-per-owner", 7)
+    pool = RtspSession.RTSPSessionPool()
+    pool.set_directory(d, sys.argv[2])
+    loop = GLib.MainLoop()
+    while not d.is_connected():
+        GLib.usleep(10000)
+    print("ready", flush=True)
+    sys.stdin.readline()  # both start at once
+    answers, kept = [], []
+    def done(source, result):
+        try:
+            source.reserve_finish(result)
+            s = pool.create()
+            s.set_property("owner", "bob")
+            kept.append(s)
+            answers.append(True)
+        except GLib.Error:
+            answers.append(False)
+        if len(answers) == 30:
+            loop.quit()
+    for _ in range(30):
+        d.reserve_async("bob", None, done)
+    GLib.timeout_add_seconds(10, loop.quit)
+    loop.run()
+    print(sum(answers), flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_concurrent_reserves_from_two_processes_never_exceed_the_limit(redis):
+    children = [subprocess.Popen([sys.executable, "-c", RESERVER, redis.uri, name], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, env=os.environ) for name in ("p1", "p2")]
+    try:
+        for child in children:
+            assert child.stdout.readline().strip() == "ready"
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        granted = [int(child.stdout.readline()) for child in children]
+        assert sum(granted) == 7, granted
+        wait_for(lambda: redis.cli("ZCARD", "rs:{limits}:o:bob") == "7", what="bob's seven places")
+    finally:
+        for child in children:
+            child.kill()
+            child.wait(10)
+
+
+@pytest.mark.parametrize("policy", ["allow", "refuse"])
+def test_reserving_while_redis_is_away_follows_the_policy(redis, policy):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    directory.set_property("max-sessions", 1)
+    directory.set_property("unreachable-policy",
+                           getattr(RtspSession.RTSPSessionDirectoryPolicy, policy.upper()))
+    wait_for(directory.is_connected, what="the connection")
+    redis.stop()
+    wait_for(lambda: not directory.is_connected(), what="the directory to notice")
+    start = time.monotonic()
+    answer = reserve(directory, "anyone")
+    assert time.monotonic() - start < 1.0
+    if policy == "allow":
+        assert answer is True
+    else:
+        assert isinstance(answer, GLib.Error)
+        assert answer.code == RtspSession.RTSPSessionDirectoryError.UNAVAILABLE
+
+
+def test_redis_killed_in_the_middle_of_a_flood(redis):
+    """Found by review: with hiredis's GLib adapter, a write that found Redis
+    gone freed the connection and the adapter read from it next (a
+    use-after-free), and hiredis's write() raised SIGPIPE."""
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n")
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a C program has it
+    try:
+        for round_ in range(3):
+            killer = __import__("threading").Timer(0.05, redis.stop)
+            killer.start()
+            sessions = [pool.create() for _ in range(30000)]
+            killer.join()
+            wait_for(lambda: not directory.is_connected(), what="the directory to notice")
+            redis.start()
+            wait_for(directory.is_connected, what="the reconnect")
+            wait_for(lambda: redis.cli("EXISTS", key(sessions[-1].get_sessionid())) == "1", what="the republish")
+            for s in sessions:
+                pool.remove(s)
+    finally:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+def test_an_entry_of_a_session_that_never_expires(redis):
+    directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
+    pool = RtspSession.RTSPSessionPool()
+    published(redis, pool, directory, "n")
+    session = pool.create()
+    session.set_timeout(0)
+    sid = session.get_sessionid()
+    # Rewritten with a TTL of an hour (and every 20 minutes after).
+    wait_for(lambda: int(redis.cli("PTTL", key(sid)) or -2) > 3_500_000, what="the hour-long entry")
+    assert redis.cli("GET", key(sid)).split("\n")[:2] == ["n", "0"]
