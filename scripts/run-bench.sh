@@ -28,3 +28,11 @@ if ninja -C build -t query bench/rs-bench-gst-pool >/dev/null 2>&1; then
   /usr/bin/python3 bench/plot-gst.py bench/latest/gst-pool.json bench/latest/gst-pool.png
   echo "plot: bench/latest/gst-pool.png"
 fi
+
+# The session directory on Redis (-Dredis): what it costs a pool, with Redis
+# up, asleep and gone.
+if ninja -C build -t query bench/rs-bench-directory >/dev/null 2>&1; then
+  ninja -C build bench/rs-bench-directory
+  build/bench/rs-bench-directory --sessions "${RS_BENCH_DIRECTORY_SESSIONS:-100000}" \
+    | tee bench/latest/directory.md
+fi
