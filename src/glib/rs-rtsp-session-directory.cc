@@ -386,7 +386,7 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
 
   std::mutex lock;  // guards the members up to the next comment
   std::deque<Op> queue;
-  std::vector<Removal> removals;
+  std::deque<Removal> removals;
   bool flush_scheduled = false;
   bool republish = true;  // every pool's sessions must be written again
   std::vector<std::weak_ptr<Publisher>> publishers;
@@ -700,7 +700,7 @@ void
 DirectoryState::flush () noexcept
 {
   std::deque<Op> work;
-  std::vector<Removal> gone;
+  std::deque<Removal> gone;
   bool all = false;
   {
     std::lock_guard guard (lock);
@@ -714,8 +714,23 @@ DirectoryState::flush () noexcept
     work.swap (queue);
   }
   const gint64 now = g_get_monotonic_time ();
-  for (const Removal &removal : gone)
-    send_removal (removal);
+  // Paced by the answers awaited, like everything else: what does not go
+  // now goes back to the front.
+  while (!gone.empty () && in_flight < kMaxInFlight && redis)
+    {
+      send_removal (gone.front ());
+      gone.pop_front ();
+    }
+  if (!gone.empty ())
+    {
+      std::lock_guard guard (lock);
+      while (!removals.empty () && gone.size () < kMaxRemovals)
+        {
+          gone.push_back (std::move (removals.front ()));
+          removals.pop_front ();
+        }
+      removals.swap (gone);
+    }
   if (all)
     {
       // What was queued is part of what is written again: the pools' sessions now.
