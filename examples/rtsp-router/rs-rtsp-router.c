@@ -31,6 +31,8 @@
 #define HEAD_LIMIT (16 * 1024)   /* the first request's head */
 #define HEAD_TIMEOUT_S 10        /* to send it */
 #define MAX_CLIENTS_DEFAULT 1000
+#define MAX_PER_ADDRESS_DEFAULT 64
+#define LOOKUP_TIMEOUT_MS 2000   /* then the client is routed as if Redis were away */
 
 typedef struct
 {
@@ -46,6 +48,8 @@ typedef struct
   guint next_node;  /* round robin when the directory cannot answer */
   guint clients;
   guint max_clients;
+  guint max_per_address;
+  GHashTable *per_address; /* client address -> its connections (GUINT_TO_POINTER) */
   gboolean proxy_protocol; /* tell each node who the client is, in a PROXY v1 line */
   guint64 next_id;
   GMainLoop *loop;
@@ -59,9 +63,15 @@ typedef struct
   GSocketConnection *upstream;
   GByteArray *head; /* what was read before choosing the node */
   gchar *session_id;
+  gchar *address; /* the client's, as counted in per_address */
   GCancellable *cancellable;
   guint timeout_source;
+  guint attempts; /* nodes tried */
 } Relay;
+
+static Node *next_in_turn (Router *router);
+static void route_to (Relay *relay, Node *node, const gchar *why);
+static gboolean on_lookup_timeout (gpointer user_data);
 
 static Node *
 node_by_name (Router *router, const gchar *name)
@@ -78,7 +88,14 @@ node_by_name (Router *router, const gchar *name)
 static void
 relay_free (Relay *relay)
 {
-  relay->router->clients--;
+  Router *router = relay->router;
+  router->clients--;
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (router->per_address, relay->address));
+  if (held > 1)
+    g_hash_table_insert (router->per_address, g_strdup (relay->address), GUINT_TO_POINTER (held - 1));
+  else
+    g_hash_table_remove (router->per_address, relay->address);
+  g_free (relay->address);
   if (relay->timeout_source)
     g_source_remove (relay->timeout_source);
   g_clear_object (&relay->client);
@@ -142,6 +159,14 @@ proxy_line (Relay *relay)
   static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
   if (g_inet_address_get_family (client) == G_SOCKET_FAMILY_IPV6 && memcmp (bytes, mapped, 12) == 0)
     client = client4 = g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GInetAddress) node6 = NULL;
+  if (g_inet_address_get_family (client) == G_SOCKET_FAMILY_IPV6 && g_inet_address_get_family (node) == G_SOCKET_FAMILY_IPV4)
+    {
+      /* An IPv6 client in front of an IPv4 node: the node's address, mapped. */
+      guint8 mapped6[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+      memcpy (mapped6 + 12, g_inet_address_to_bytes (node), 4);
+      node = node6 = g_inet_address_new_from_bytes (mapped6, G_SOCKET_FAMILY_IPV6);
+    }
   if (g_inet_address_get_family (client) != g_inet_address_get_family (node))
     return NULL;
   g_autofree gchar *client_text = g_inet_address_to_string (client);
@@ -158,6 +183,13 @@ on_upstream (GObject *source, GAsyncResult *result, gpointer user_data)
   Relay *relay = user_data;
   g_autoptr (GError) error = NULL;
   relay->upstream = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (relay->upstream == NULL && relay->session_id == NULL && relay->attempts < relay->router->nodes->len)
+    {
+      /* A new client: the next node will do (a dead node may still be listed). */
+      g_print ("client %" G_GUINT64_FORMAT ": %s; trying the next node\n", relay->id, error->message);
+      route_to (relay, next_in_turn (relay->router), "new client, retry");
+      return;
+    }
   if (relay->upstream == NULL)
     {
       /* The client learns it the RTSP way. */
@@ -184,6 +216,7 @@ on_upstream (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 route_to (Relay *relay, Node *node, const gchar *why)
 {
+  relay->attempts++;
   g_print ("client %" G_GUINT64_FORMAT ": %s -> node %s (%s:%u)\n", relay->id, why, node->name, node->host,
            node->port);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
@@ -201,6 +234,9 @@ static void
 on_session_found (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Relay *relay = user_data;
+  if (relay->timeout_source)
+    g_source_remove (relay->timeout_source);
+  relay->timeout_source = 0;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *holder = rs_rtsp_session_directory_lookup_finish (RS_RTSP_SESSION_DIRECTORY (source), result,
                                                                       &error);
@@ -223,6 +259,9 @@ on_nodes_listed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Relay *relay = user_data;
   Router *router = relay->router;
+  if (relay->timeout_source)
+    g_source_remove (relay->timeout_source);
+  relay->timeout_source = 0;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) nodes = rs_rtsp_session_directory_list_nodes_finish (RS_RTSP_SESSION_DIRECTORY (source),
                                                                             result, &error);
@@ -254,11 +293,16 @@ on_nodes_listed (GObject *source, GAsyncResult *result, gpointer user_data)
                                                   : "new client, no live node listed: in turn");
 }
 
-/* The Session: header of a request head, or NULL. */
+/* The Session: header of a request head (which @head holds whole: it is
+ * cut at its empty line), or NULL. */
 static gchar *
-session_of_head (const gchar *head)
+session_of_head (gchar *head)
 {
-  for (const gchar *line = head; line && *line; line = strstr (line, "\r\n"))
+  gchar *end = strstr (head, "\r\n\r\n");
+  if (end)
+    end[2] = '\0'; /* nothing after the head: no body, no next request */
+  const gchar *first = strstr (head, "\r\n");
+  for (const gchar *line = first ? first + 2 : NULL; line && *line; line = strstr (line, "\r\n"))
     {
       if (line[0] == '\r' && line[1] == '\n')
         line += 2;
@@ -311,13 +355,26 @@ on_head_read (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_source_remove (relay->timeout_source);
-  relay->timeout_source = 0;
+  /* Redis gets a while to answer; then the client is routed without it. */
+  g_clear_object (&relay->cancellable);
+  relay->cancellable = g_cancellable_new ();
+  relay->timeout_source = g_timeout_add (LOOKUP_TIMEOUT_MS, on_lookup_timeout, relay);
   relay->session_id = session_of_head (text);
   if (relay->session_id)
-    rs_rtsp_session_directory_lookup_async (relay->router->directory, relay->session_id, NULL, on_session_found,
-                                            relay);
+    rs_rtsp_session_directory_lookup_async (relay->router->directory, relay->session_id, relay->cancellable,
+                                            on_session_found, relay);
   else
-    rs_rtsp_session_directory_list_nodes_async (relay->router->directory, NULL, on_nodes_listed, relay);
+    rs_rtsp_session_directory_list_nodes_async (relay->router->directory, relay->cancellable, on_nodes_listed,
+                                                relay);
+}
+
+static gboolean
+on_lookup_timeout (gpointer user_data)
+{
+  Relay *relay = user_data;
+  relay->timeout_source = 0;
+  g_cancellable_cancel (relay->cancellable); /* the lookup answers at once, cancelled */
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -341,7 +398,24 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
       return TRUE;
     }
+  g_autoptr (GSocketAddress) from = g_socket_connection_get_remote_address (connection, NULL);
+  gchar *address = G_IS_INET_SOCKET_ADDRESS (from)
+                     ? g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)))
+                     : g_strdup ("?");
+  guint held = GPOINTER_TO_UINT (g_hash_table_lookup (router->per_address, address));
+  if (router->max_per_address && held >= router->max_per_address)
+    {
+      /* One address gets a share of the router, not all of it. */
+      const gchar *answer = "RTSP/1.0 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n";
+      g_socket_set_blocking (g_socket_connection_get_socket (connection), FALSE);
+      g_socket_send (g_socket_connection_get_socket (connection), answer, strlen (answer), NULL, NULL);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      g_free (address);
+      return TRUE;
+    }
+  g_hash_table_insert (router->per_address, g_strdup (address), GUINT_TO_POINTER (held + 1));
   Relay *relay = g_new0 (Relay, 1);
+  relay->address = address;
   relay->router = router;
   relay->id = ++router->next_id;
   relay->client = g_object_ref (connection);
@@ -371,7 +445,7 @@ node_free (Node *node)
 int
 main (int argc, char **argv)
 {
-  gint port = 8554, max_clients = MAX_CLIENTS_DEFAULT;
+  gint port = 8554, max_clients = MAX_CLIENTS_DEFAULT, max_per_address = MAX_PER_ADDRESS_DEFAULT;
   gboolean proxy_protocol = FALSE;
   g_autofree gchar *redis_uri = NULL;
   g_auto (GStrv) node_specs = NULL;
@@ -382,6 +456,8 @@ main (int argc, char **argv)
       "NAME=HOST:PORT" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients, "Most client connections at once, 0 = unlimited (1000)",
       "N" },
+    { "max-clients-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_address,
+      "Most connections from one address at once, 0 = unlimited (64)", "N" },
     { "proxy-protocol", 0, 0, G_OPTION_ARG_NONE, &proxy_protocol,
       "Start each node connection with a PROXY v1 line naming the client (nodes run with --proxy-protocol)", NULL },
     { NULL }
@@ -402,6 +478,8 @@ main (int argc, char **argv)
 
   Router router = { 0 };
   router.max_clients = (guint) max_clients;
+  router.max_per_address = (guint) MAX (max_per_address, 0);
+  router.per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   router.proxy_protocol = proxy_protocol;
   router.nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
   for (gchar **spec = node_specs; *spec; spec++)

@@ -747,6 +747,7 @@ main (int argc, char **argv)
   g_autofree gchar *redis_uri = NULL;
   g_autofree gchar *binding = NULL;
   gboolean proxy_protocol = FALSE;
+  g_auto (GStrv) trusted_proxies = NULL;
   g_autofree gchar *node = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port to listen on, 0 for any (default 8554)", "PORT" },
@@ -758,7 +759,9 @@ main (int argc, char **argv)
     { "session-binding", 0, 0, G_OPTION_ARG_STRING, &binding,
       "Who may use a session: its 'connection' (default) or any connection from its client's 'address'", "WHO" },
     { "proxy-protocol", 0, 0, G_OPTION_ARG_NONE, &proxy_protocol,
-      "Every connection starts with a PROXY v1 line naming the real client (behind rs-rtsp-router)", NULL },
+      "Connections from a trusted proxy start with a PROXY v1 line naming the client (behind rs-rtsp-router)", NULL },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,
+      "An address whose PROXY lines are believed (repeat; default 127.0.0.1 and ::1)", "ADDR" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, "Session timeout in seconds (default 60)", "SECONDS" },
     { "extra-timeout", 0, 0, G_OPTION_ARG_INT, &extra_timeout, "Grace after the timeout (default 5)", "SECONDS" },
     { "max-sessions", 'm', 0, G_OPTION_ARG_INT, &max_sessions, "Most sessions at once, 0 = unlimited (default 1000)",
@@ -838,11 +841,13 @@ main (int argc, char **argv)
   g_source_set_callback (server.watch, G_SOURCE_FUNC (on_pool_watch), &server, NULL);
   g_source_attach (server.watch, NULL);
 
+  static const gchar *const default_proxies[] = { "127.0.0.1", "::1", NULL };
   ExConnConfig config = {
     .server_name = SERVER_NAME,
     .max_connections = (guint) max_connections,
     .max_connections_per_peer = (guint) max_connections_per_peer,
     .proxy_protocol = proxy_protocol,
+    .trusted_proxies = trusted_proxies ? (const gchar *const *) trusted_proxies : default_proxies,
     .listen_backlog = (guint) backlog,
     .tcp_queue_limit = (gsize) queue_limit,
     .idle_timeout_usec = (gint64) idle_timeout * G_USEC_PER_SEC,

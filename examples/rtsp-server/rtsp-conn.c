@@ -47,6 +47,7 @@ static void conn_schedule_close (ExConn *conn);
 static gboolean peer_admit (ExListener *listener, const gchar *peer);
 static void peer_forget (ExListener *listener, const gchar *peer);
 static gchar *address_to_host (GInetAddress *address);
+static GInetAddress *plain_address (GSocketAddress *address, guint16 *port);
 
 /* ------------------------------------------------------------------------ */
 /* Logging */
@@ -415,41 +416,78 @@ process_input (ExConn *conn)
     g_byte_array_remove_range (in, 0, (guint) pos);
 }
 
+/* A port in a PROXY line: 1 to 5 digits, 0 to 65535. */
+static gboolean
+parse_port (const gchar *text, guint *port)
+{
+  gsize len = strlen (text);
+  if (len == 0 || len > 5)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (text[i]))
+      return FALSE;
+  *port = (guint) g_ascii_strtoull (text, NULL, 10);
+  return *port <= 65535;
+}
+
+/* An address of @family in a PROXY line, IPv4 for an IPv4-mapped one. */
+static GInetAddress *
+parse_proxy_address (const gchar *text, GSocketFamily family)
+{
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (text);
+  if (address == NULL || g_inet_address_get_family (address) != family)
+    return NULL;
+  g_autoptr (GInetSocketAddress) wrapped = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (address, 0));
+  return plain_address (G_SOCKET_ADDRESS (wrapped), NULL);
+}
+
 /* The PROXY protocol's v1 line ("PROXY TCP4 <client> <server> <client
- * port> <server port>\r\n", at most 107 bytes), which a proxy in front
- * sends first: from then on the connection counts as the client's. FALSE
- * while the line is incomplete, or when it was refused and the connection
- * is closing. */
+ * port> <server port>\r\n", 107 bytes at most, or "PROXY UNKNOWN ...")
+ * that a trusted proxy in front sends first: from then on the connection
+ * counts as the client's. FALSE while the line is incomplete, or when it
+ * was refused and the connection is closing. */
 static gboolean
 take_proxy_line (ExConn *conn)
 {
   ExListener *listener = conn->listener;
   const guint8 *data = conn->inbuf->data;
   guint len = conn->inbuf->len;
-  guint end = 0;
-  while (end + 1 < len && end < 107 && !(data[end] == '\r' && data[end + 1] == '\n'))
+  guint end = 0; /* where the line's CR is */
+  while (end + 1 < len && end + 2 < 107 && !(data[end] == '\r' && data[end + 1] == '\n'))
     end++;
-  if (end + 1 >= len && len < 108)
+  gboolean complete = end + 1 < len && data[end] == '\r' && data[end + 1] == '\n';
+  if (!complete && len < 107)
     return FALSE; /* not all there yet */
-  g_autofree gchar *line = g_strndup ((const gchar *) data, end);
-  g_auto (GStrv) fields = g_strsplit (line, " ", 0);
-  guint n = g_strv_length (fields);
+  g_autofree gchar *line = complete ? g_strndup ((const gchar *) data, end) : NULL;
+  g_auto (GStrv) fields = line && strlen (line) == end ? g_strsplit (line, " ", 0) : NULL;
+  guint n = fields ? g_strv_length (fields) : 0;
   GInetAddress *client = NULL;
-  gint64 port = -1;
-  if (end + 1 < len && data[end] == '\r' && n == 6 && strcmp (fields[0], "PROXY") == 0
+  guint port = 0, server_port = 0;
+  gboolean unknown = n >= 2 && strcmp (fields[0], "PROXY") == 0 && strcmp (fields[1], "UNKNOWN") == 0;
+  if (n == 6 && strcmp (fields[0], "PROXY") == 0
       && (strcmp (fields[1], "TCP4") == 0 || strcmp (fields[1], "TCP6") == 0))
     {
-      client = g_inet_address_new_from_string (fields[2]);
-      port = g_ascii_strtoll (fields[4], NULL, 10);
       GSocketFamily family = strcmp (fields[1], "TCP4") == 0 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6;
-      if (client && (g_inet_address_get_family (client) != family || port < 1 || port > 65535))
+      g_autoptr (GInetAddress) server = parse_proxy_address (fields[3], family);
+      client = parse_proxy_address (fields[2], family);
+      if (client && (server == NULL || !parse_port (fields[4], &port) || !parse_port (fields[5], &server_port)
+                     || port == 0))
         g_clear_object (&client);
     }
-  if (client == NULL)
+  if (client == NULL && !unknown)
     {
       ex_log_event ("%s sent no valid PROXY line; closing", conn->name);
       ex_conn_close (conn);
       return FALSE;
+    }
+  if (unknown)
+    {
+      /* The proxy does not know the client: the connection stays the proxy's. */
+      client = g_object_ref (conn->remote);
+      g_autoptr (GSocketAddress) remote_sa = g_socket_get_remote_address (conn->socket, NULL);
+      guint16 p = 0;
+      g_autoptr (GInetAddress) ignored = plain_address (remote_sa, &p);
+      port = p;
     }
   gchar *peer = g_inet_address_to_string (client);
   if (!peer_admit (listener, peer))
@@ -467,7 +505,7 @@ take_proxy_line (ExConn *conn)
   conn->peer = peer;
   g_autofree gchar *host = address_to_host (client);
   g_free (conn->remote_str);
-  conn->remote_str = g_strdup_printf ("%s:%u", host, (guint) port);
+  conn->remote_str = g_strdup_printf ("%s:%u", host, port);
   conn->awaiting_proxy = FALSE;
   g_byte_array_remove_range (conn->inbuf, 0, end + 2);
   ex_log_event ("%s is %s (PROXY)", conn->name, conn->remote_str);
@@ -574,6 +612,18 @@ ex_conn_close (ExConn *conn)
 /* ------------------------------------------------------------------------ */
 /* Accepting */
 
+static gboolean
+is_trusted_proxy (ExListener *listener, GInetAddress *address)
+{
+  for (const gchar *const *trusted = listener->config.trusted_proxies; trusted && *trusted; trusted++)
+    {
+      g_autoptr (GInetAddress) allowed = g_inet_address_new_from_string (*trusted);
+      if (allowed && g_inet_address_equal (allowed, address))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Counts one more connection from @peer; FALSE (counting nothing) when
  * @peer has its share already. */
 static gboolean
@@ -662,7 +712,10 @@ conn_open (ExListener *listener, GSocket *socket)
    * the connections, not all of them. Behind a proxy, the address is the
    * one its PROXY line names. */
   gchar *peer = NULL;
-  if (!listener->config.proxy_protocol)
+  /* Only a trusted proxy may say who the client is; anyone else is taken
+   * for who its socket says. */
+  gboolean proxied = listener->config.proxy_protocol && is_trusted_proxy (listener, remote);
+  if (!proxied)
     {
       peer = g_inet_address_to_string (remote);
       if (!peer_admit (listener, peer))
@@ -690,7 +743,7 @@ conn_open (ExListener *listener, GSocket *socket)
   conn->local_base = g_strdup_printf ("rtsp://%s:%u", local_host, listener->port);
   conn->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   conn->inbuf = g_byte_array_new ();
-  conn->awaiting_proxy = listener->config.proxy_protocol;
+  conn->awaiting_proxy = proxied;
   g_queue_init (&conn->outq);
   conn->last_drop_log = G_MININT64 / 2;
   conn->last_request = g_get_monotonic_time ();

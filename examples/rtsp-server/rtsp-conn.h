@@ -27,7 +27,8 @@ typedef struct
   const gchar *server_name;
   guint max_connections;    /* 0: unlimited */
   guint max_connections_per_peer; /* per remote address; 0: unlimited */
-  gboolean proxy_protocol;  /* each connection starts with a PROXY v1 line naming the real client */
+  gboolean proxy_protocol;  /* connections from trusted_proxies start with a PROXY v1 line naming the client */
+  const gchar *const *trusted_proxies; /* addresses, NULL-terminated */
   guint listen_backlog;
   gsize tcp_queue_limit;    /* bytes of droppable output queued per connection */
   gint64 idle_timeout_usec; /* a connection without sessions or requests */

@@ -1336,14 +1336,66 @@ rs_rtsp_session_pool_set_directory (RsRTSPSessionPool *pool, RsRTSPSessionDirect
 
 namespace {
 
+// Returns a task exactly once: when its answer comes, or at once when its
+// cancellable is cancelled (Redis may take long: a caller who cancels does
+// not wait for it).
+class TaskOnce
+{
+public:
+  explicit TaskOnce (GTask *task) : task_ (task)
+  {
+    GCancellable *cancellable = g_task_get_cancellable (task);
+    if (cancellable == nullptr)
+      return;
+    struct Data
+    {
+      GTask *task;  // a reference
+      std::shared_ptr<std::atomic<bool>> returned;
+    };
+    cancellable_ = static_cast<GCancellable *> (g_object_ref (cancellable));
+    handler_ = g_cancellable_connect (
+      cancellable, G_CALLBACK (+[] (GCancellable *, gpointer p) noexcept {
+        auto *d = static_cast<Data *> (p);
+        if (!d->returned->exchange (true))
+          g_task_return_error_if_cancelled (d->task);
+      }),
+      new Data{ static_cast<GTask *> (g_object_ref (task)), returned_ }, [] (gpointer p) noexcept {
+        auto *d = static_cast<Data *> (p);
+        g_object_unref (d->task);
+        delete d;
+      });
+  }
+  // Whether the caller may return the task now (nobody did).
+  bool claim () noexcept
+  {
+    if (cancellable_)
+      {
+        g_cancellable_disconnect (cancellable_, handler_);
+        g_clear_object (&cancellable_);
+      }
+    return !returned_->exchange (true);
+  }
+  GTask *task () const noexcept { return task_; }
+
+private:
+  GTask *task_;
+  std::shared_ptr<std::atomic<bool>> returned_ = std::make_shared<std::atomic<bool>> (false);
+  GCancellable *cancellable_ = nullptr;
+  gulong handler_ = 0;
+};
+
 // Sends `args` for `task`: an error returns the task's error; `value` makes
 // its value from a reply.
 void
 ask_for_task (RsRTSPSessionDirectory *directory, GTask *task, std::vector<std::string> args,
               std::function<void (GTask *, redisReply *)> value)
 {
-  state_of (directory).ask (std::move (args), [task, value = std::move (value)] (redisReply *reply, GError *error) {
-    if (g_task_return_error_if_cancelled (task))
+  auto once = std::make_shared<TaskOnce> (task);
+  state_of (directory).ask (std::move (args), [once, value = std::move (value)] (redisReply *reply, GError *error) {
+    GTask *task = once->task ();
+    if (!once->claim ())
+      ;  // cancelled, and returned then
+    else if (g_task_return_error_if_cancelled (task))
       ;
     else if (error)
       g_task_return_error (task, g_error_copy (error));
@@ -1590,8 +1642,11 @@ rs_rtsp_session_directory_list_nodes_async (RsRTSPSessionDirectory *directory, G
   g_return_if_fail (RS_IS_RTSP_SESSION_DIRECTORY (directory));
   GTask *task = g_task_new (directory, cancellable, callback, user_data);
   g_task_set_source_tag (task, reinterpret_cast<gpointer> (rs_rtsp_session_directory_list_nodes_async));
-  list_nodes (directory, [task] (GVariant *nodes, GError *error) {
-    if (g_task_return_error_if_cancelled (task))
+  auto once = std::make_shared<TaskOnce> (task);
+  list_nodes (directory, [once, task] (GVariant *nodes, GError *error) {
+    if (!once->claim ())
+      ;  // cancelled, and returned then
+    else if (g_task_return_error_if_cancelled (task))
       ;
     else if (error)
       g_task_return_error (task, g_error_copy (error));
@@ -1698,7 +1753,14 @@ rs_rtsp_session_directory_reserve_async (RsRTSPSessionDirectory *directory, cons
     args.push_back (owner_limits_key (who));
   args.insert (args.end (), { std::to_string (state.max_sessions.load ()), std::to_string (state.max_per_owner.load ()),
                               token, std::to_string (kReservationMs) });
-  state.ask (std::move (args), [&state, task, token, who] (redisReply *reply, GError *error) {
+  auto once = std::make_shared<TaskOnce> (task);
+  state.ask (std::move (args), [&state, once, task, token, who] (redisReply *reply, GError *error) {
+    if (!once->claim ())
+      {
+        // Cancelled: a place taken all the same is given back after 10 s.
+        g_object_unref (task);
+        return;
+      }
     if (g_task_return_error_if_cancelled (task))
       ;
     else if (error && error->code == RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE

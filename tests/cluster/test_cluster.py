@@ -231,3 +231,90 @@ def test_a_killed_node_leaves_and_clients_go_to_the_other(cluster):
     finally:
         rtp.close()
         rtcp.close()
+
+
+def raw_answer(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_only_a_trusted_proxy_names_the_client(cluster):
+    """Found by review: a node believed any PROXY line, so a client that
+    reached it directly could claim another address (its sessions, its
+    limits, where RTP goes). Only 127.0.0.1 and ::1 are trusted by default."""
+    redis, nodes, router, directory = cluster
+    node = nodes["a"]
+    # From an untrusted address, a PROXY line is just a bad request.
+    forged = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    forged.bind(("127.0.0.3", 0))
+    forged.connect((HOST, node.port))
+    forged.sendall(b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 554\r\nOPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    assert raw_answer(forged).startswith(b"RTSP/1.0 400 "), "a forged PROXY line was believed"
+    forged.close()
+    assert not any("is 127.0.0.9:" in line for line in node.log())
+    # From the trusted address: malformed lines close the connection.
+    for line in [b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 554junk\r\n",
+                 b"PROXY TCP4 127.0.0.9 127.0.0.1 0 554\r\n",
+                 b"PROXY TCP6 127.0.0.9 127.0.0.1 40000 554\r\n",
+                 b"PROXY TCP4 127.0.0.9 nowhere 40000 554\r\n",
+                 b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 " + b"5" * 70 + b"\r\n"]:
+        s = socket.create_connection((HOST, node.port))
+        s.sendall(line + b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        s.settimeout(5)
+        assert s.recv(4096) == b"", line
+        s.close()
+    # UNKNOWN: the connection stays the proxy's own.
+    with RtspClient(node.port) as unknown:
+        unknown.send(b"PROXY UNKNOWN\r\n")
+        assert unknown.request("OPTIONS", "*").status == 200
+
+
+def test_one_address_gets_a_share_of_the_router(cluster):
+    """Found by review: 1000 idle connections from one address locked
+    everyone out of the router."""
+    redis, nodes, router, directory = cluster
+    idle = []
+    try:
+        for _ in range(64):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.66", 0))
+            s.connect((HOST, router.port))
+            idle.append(s)
+        extra = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        extra.bind(("127.0.0.66", 0))
+        extra.connect((HOST, router.port))
+        assert raw_answer(extra).startswith(b"RTSP/1.0 503 ")
+        extra.close()
+        assert ffprobe(router.url, "tcp") == "pcm_mulaw"
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_the_router_does_not_wait_for_a_redis_that_hangs(cluster):
+    redis, nodes, router, directory = cluster
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        with RtspClient(router.port, timeout=10) as client:
+            assert client.request("OPTIONS", "*").status == 200
+        assert time.monotonic() - start < 4.0
+        router.wait_for(r"new client, directory unreachable: in turn -> node")
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+
+
+def test_a_new_client_is_not_sent_to_a_dead_node(cluster):
+    """Found by review: a node killed a moment ago stays listed (with few
+    sessions) and new clients got 503 until its heartbeat lapsed."""
+    redis, nodes, router, directory = cluster
+    nodes["b"].proc.send_signal(signal.SIGKILL)
+    nodes["b"].proc.wait(10)
+    for _ in range(4):
+        assert ffprobe(router.url, "tcp") == "pcm_mulaw"

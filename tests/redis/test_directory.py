@@ -308,7 +308,6 @@ def test_blocking_lookups_end_on_time_and_on_cancel(redis):
         assert error.value.code == RtspSession.RTSPSessionDirectoryError.UNAVAILABLE
         assert 4.5 < time.monotonic() - start < 6.5
         cancellable = Gio.Cancellable()
-        GLib.timeout_add(200, lambda: cancellable.cancel() and False)
         start = time.monotonic()
         timer = __import__("threading").Timer(0.2, cancellable.cancel)
         timer.start()
@@ -316,6 +315,25 @@ def test_blocking_lookups_end_on_time_and_on_cancel(redis):
             directory.list_nodes_sync(cancellable)
         assert error.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED)
         assert time.monotonic() - start < 1.5
+        # The asynchronous call answers at once on cancel too.
+        cancellable = Gio.Cancellable()
+        loop = GLib.MainLoop()
+        answers = []
+
+        def done(source, result):
+            try:
+                answers.append(source.lookup_finish(result))
+            except GLib.Error as e:
+                answers.append(e)
+            loop.quit()
+
+        directory.lookup_async("AAAAAAAAAAAAAAAAAAAAAA", cancellable, done)
+        GLib.timeout_add(200, lambda: cancellable.cancel() or False)
+        GLib.timeout_add_seconds(5, loop.quit)
+        start = time.monotonic()
+        loop.run()
+        assert time.monotonic() - start < 1.0
+        assert len(answers) == 1 and answers[0].matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED)
     finally:
         redis.proc.send_signal(signal.SIGCONT)
 
