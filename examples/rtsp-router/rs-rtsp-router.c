@@ -67,6 +67,7 @@ typedef struct
   GCancellable *cancellable;
   guint timeout_source;
   guint attempts; /* nodes tried */
+  guint node_index; /* the last one tried */
 } Relay;
 
 static Node *next_in_turn (Router *router);
@@ -187,7 +188,9 @@ on_upstream (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* A new client: the next node will do (a dead node may still be listed). */
       g_print ("client %" G_GUINT64_FORMAT ": %s; trying the next node\n", relay->id, error->message);
-      route_to (relay, next_in_turn (relay->router), "new client, retry");
+      Router *router = relay->router;
+      route_to (relay, g_ptr_array_index (router->nodes, (relay->node_index + 1) % router->nodes->len),
+                "new client, retry");
       return;
     }
   if (relay->upstream == NULL)
@@ -217,6 +220,9 @@ static void
 route_to (Relay *relay, Node *node, const gchar *why)
 {
   relay->attempts++;
+  for (guint i = 0; i < relay->router->nodes->len; i++)
+    if (g_ptr_array_index (relay->router->nodes, i) == node)
+      relay->node_index = i;
   g_print ("client %" G_GUINT64_FORMAT ": %s -> node %s (%s:%u)\n", relay->id, why, node->name, node->host,
            node->port);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
