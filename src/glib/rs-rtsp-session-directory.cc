@@ -384,6 +384,10 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
   GMainLoop *loop = g_main_loop_new (context, FALSE);
   GThread *thread = nullptr;
 
+  std::mutex work_lock;  // guards work and work_source_attached
+  std::deque<std::function<void ()>> work;  // for the directory's thread, in order
+  bool work_source_attached = false;
+
   std::mutex lock;  // guards the members up to the next comment
   std::deque<Op> queue;
   std::deque<Removal> removals;
@@ -439,33 +443,37 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
   void close_connection () noexcept;
 };
 
-namespace {
-
 // Runs `func` on the directory's thread.
-struct Invocation
-{
-  std::weak_ptr<DirectoryState> state;
-  std::function<void ()> func;
-};
-
-}  // namespace
-
 void
 DirectoryState::invoke (std::function<void ()> func) noexcept
 {
-  auto *invocation = new Invocation{ weak_from_this (), std::move (func) };
+  // Work goes through a queue of ours, not one GSource each: its mutex
+  // also orders the work for ThreadSanitizer, which cannot see GLib's.
+  std::lock_guard guard (work_lock);
+  work.push_back (std::move (func));
+  if (work_source_attached)
+    return;
+  work_source_attached = true;
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "RsRTSPSessionDirectory work");
   g_source_set_callback (
     source,
     [] (gpointer data) noexcept -> gboolean {
-      auto *invocation = static_cast<Invocation *> (data);
-      if (auto state = invocation->state.lock ())
-        invocation->func ();
+      // The state outlives every source of its context: its thread holds
+      // it until the context is gone.
+      auto *state = static_cast<DirectoryState *> (data);
+      std::deque<std::function<void ()>> batch;
+      {
+        std::lock_guard guard (state->work_lock);
+        batch.swap (state->work);
+        state->work_source_attached = false;
+      }
+      for (auto &func : batch)
+        func ();
       return G_SOURCE_REMOVE;
     },
-    invocation, [] (gpointer data) noexcept { delete static_cast<Invocation *> (data); });
+    this, nullptr);
   g_source_attach (source, context);
   g_source_unref (source);
 }

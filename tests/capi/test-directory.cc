@@ -79,6 +79,9 @@ TEST(Directory, PoolsOnTwoThreadsWhileRedisComesAndGoes) {
   g_object_set(directory, "max-sessions", 100000u, nullptr);  // the limits' scripts run too
   ASSERT_TRUE(wait_until(directory, true, 5000));
 
+  // Types are registered once, here: GLib's once-guards are invisible to TSan.
+  g_type_ensure(RS_TYPE_RTSP_SESSION_POOL);
+  g_type_ensure(RS_TYPE_RTSP_SESSION);
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; t++)
