@@ -70,7 +70,8 @@ bool wait_until(RsRTSPSessionDirectory* directory, bool connected, int ms) {
 }  // namespace
 
 TEST(Directory, PoolsOnTwoThreadsWhileRedisComesAndGoes) {
-  if (g_find_program_in_path("redis-server") == nullptr)
+  g_autofree gchar* redis_server = g_find_program_in_path("redis-server");
+  if (redis_server == nullptr)
     GTEST_SKIP() << "redis-server is not installed";
   RedisServer redis;
   g_autoptr(GError) error = nullptr;
