@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "common"))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "server"))
-from rs_redis import REDIS_SERVER, Redis  # noqa: E402
+from rs_redis import REDIS_SERVER, Redis, wait_for  # noqa: E402
 from rtsp_client import HOST, RtspClient, Server  # noqa: E402
 
 ROUTER = os.environ.get("RS_RTSP_ROUTER") or os.path.normpath(os.path.join(
@@ -81,16 +81,6 @@ class Router:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
-
-
-def wait_for(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(name="cluster")

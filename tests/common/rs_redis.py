@@ -52,3 +52,15 @@ class Redis:
     def close(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(predicate, timeout=5.0, what="condition"):
+    """Polls @predicate until it returns something true (which it returns),
+    at most @timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -23,7 +23,7 @@ from gi.repository import Gio, GLib, RtspSession  # noqa: E402
 import pytest  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "common"))
-from rs_redis import REDIS_CLI, REDIS_SERVER, Redis  # noqa: E402
+from rs_redis import REDIS_CLI, REDIS_SERVER, Redis, wait_for  # noqa: E402
 
 if REDIS_SERVER is None or REDIS_CLI is None:
     if os.environ.get("CI"):
@@ -36,16 +36,6 @@ def fixture_redis():
     server = Redis()
     yield server
     server.close()
-
-
-def wait_for(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def key(session_id):
