@@ -329,6 +329,10 @@ process_input (ExConn *conn)
       gsize avail = in->len - pos;
       if (avail == 0)
         break;
+      /* A request whose head was parsed and whose body is still coming:
+       * the head is not scanned and parsed again for every read. */
+      if (conn->body_wait && avail < conn->body_wait)
+        break;
 
       if (data[0] == '$')
         {
@@ -386,8 +390,10 @@ process_input (ExConn *conn)
       if (avail - body_start < content_length)
         {
           ex_request_clear (&req);
+          conn->body_wait = body_start + (gsize) content_length;
           break; /* wait for the body */
         }
+      conn->body_wait = 0;
       req.body = data + body_start;
       req.body_size = (gsize) content_length;
       pos += body_start + (gsize) content_length;

@@ -67,6 +67,7 @@ struct _ExConn
   GByteArray *inbuf;
   gboolean awaiting_proxy; /* the PROXY line has not come yet */
   gsize head_scanned;
+  gsize body_wait; /* bytes the request at the buffer's start needs in all, once its head is parsed; 0: unknown */
   gint64 last_request;
   GQueue outq; /* GBytes */
   gsize out_offset;
