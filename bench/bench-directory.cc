@@ -12,22 +12,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
+#include "bench-util.hh"
+
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Result {
   double create_ns = 0;
@@ -129,26 +123,6 @@ Result measure(Mode mode, std::size_t n) {
   return r;
 }
 
-template <class Measure>
-bool in_child(Measure&& measure, Result* out) {
-  static_assert(std::is_trivially_copyable_v<Result>);
-  int fds[2];
-  if (pipe(fds) != 0)
-    return false;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    Result r = measure();
-    _exit(write(fds[1], &r, sizeof r) == sizeof r ? 0 : 1);
-  }
-  close(fds[1]);
-  ssize_t got = read(fds[0], out, sizeof *out);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return got == sizeof *out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,7 +139,7 @@ int main(int argc, char** argv) {
   printf("|---|---:|---:|---:|---:|---:|\n");
   for (Mode mode : {Mode::None, Mode::Up, Mode::Slow, Mode::Down}) {
     Result r;
-    if (!in_child([&] { return measure(mode, n); }, &r)) {
+    if (!measure_in_child([&] { return measure(mode, n); }, &r)) {
       fprintf(stderr, "%s: the measurement failed\n", kModeNames[int(mode)]);
       return 1;
     }

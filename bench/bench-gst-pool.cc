@@ -32,6 +32,12 @@
 
 #include "bench-util.hh"
 
+namespace {
+void init_gst() {
+  gst_init(nullptr, nullptr);
+}
+}  // namespace
+
 #ifndef RS_BENCH_GST_RTSP_SERVER_VERSION
 #define RS_BENCH_GST_RTSP_SERVER_VERSION "?"
 #endif
@@ -401,8 +407,8 @@ int main(int argc, char** argv) {
   std::vector<Measured> all;
   for (std::size_t n : sizes) {
     Measured x{n, {}, {}};
-    if (!measure_in_child([&] { return measure(kStock, n, runs); }, &x.stock) ||
-        !measure_in_child([&] { return measure(kOurs, n, runs); }, &x.ours)) {
+    if (!measure_in_child([&] { return measure(kStock, n, runs); }, &x.stock, init_gst) ||
+        !measure_in_child([&] { return measure(kOurs, n, runs); }, &x.ours, init_gst)) {
       fprintf(stderr, "a measurement failed at %zu sessions\n", n);
       return 1;
     }

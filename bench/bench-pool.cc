@@ -31,6 +31,12 @@
 #include <vector>
 
 #include "bench-util.hh"
+
+namespace {
+void init_gst() {
+  gst_init(nullptr, nullptr);
+}
+}  // namespace
 #include "resident-memory.hh"
 
 namespace {
@@ -353,7 +359,7 @@ int main(int argc, char** argv) {
   printf("|---|---:|---:|---:|---:|\n");
   for (std::size_t n : sizes) {
     Result gst, rs;
-    if (!measure_in_child([&] { return measure(kGst, n); }, &gst) || !measure_in_child([&] { return measure(kRs, n); }, &rs)) {
+    if (!measure_in_child([&] { return measure(kGst, n); }, &gst, init_gst) || !measure_in_child([&] { return measure(kRs, n); }, &rs, init_gst)) {
       fprintf(stderr, "a measurement failed at %zu sessions\n", n);
       return 1;
     }
@@ -381,8 +387,8 @@ int main(int argc, char** argv) {
   printf("|---|---:|---:|---:|---:|\n");
   for (int threads : thread_counts) {
     Throughput gst, rs;
-    if (!measure_in_child([&] { return measure_threads(kGst, n, threads); }, &gst) ||
-        !measure_in_child([&] { return measure_threads(kRs, n, threads); }, &rs)) {
+    if (!measure_in_child([&] { return measure_threads(kGst, n, threads); }, &gst, init_gst) ||
+        !measure_in_child([&] { return measure_threads(kRs, n, threads); }, &rs, init_gst)) {
       fprintf(stderr, "a throughput measurement failed with %d threads\n", threads);
       return 1;
     }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// What both benchmarks time and run with.
+// What the benchmarks time and run with.
 #pragma once
 
-#include <gst/gst.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +22,11 @@ inline double median(std::vector<double> values) {
 }
 
 // Runs `measure` in a fresh child process, so that no run inherits another's
-// heap, and brings back its plain-data result through a pipe.
+// heap, and brings back its plain-data result through a pipe. `init`, when
+// given, runs first in the child (gst_init for the benchmarks that link
+// GStreamer).
 template <class Result, class Measure>
-bool measure_in_child(Measure&& measure, Result* out) {
+bool measure_in_child(Measure&& measure, Result* out, void (*init)() = nullptr) {
   static_assert(std::is_trivially_copyable_v<Result>, "the result crosses a pipe");
   int fds[2];
   if (pipe(fds) != 0)
@@ -33,7 +34,8 @@ bool measure_in_child(Measure&& measure, Result* out) {
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    gst_init(nullptr, nullptr);
+    if (init)
+      init();
     Result r = measure();
     ssize_t written = write(fds[1], &r, sizeof r);
     _exit(written == sizeof r ? 0 : 1);

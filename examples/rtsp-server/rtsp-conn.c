@@ -486,32 +486,27 @@ take_proxy_line (ExConn *conn)
       ex_conn_close (conn);
       return FALSE;
     }
-  if (unknown)
-    {
-      /* The proxy does not know the client: the connection stays the proxy's. */
-      client = g_object_ref (conn->remote);
-      g_autoptr (GSocketAddress) remote_sa = g_socket_get_remote_address (conn->socket, NULL);
-      guint16 p = 0;
-      g_autoptr (GInetAddress) ignored = plain_address (remote_sa, &p);
-      port = p;
-    }
-  gchar *peer = g_inet_address_to_string (client);
+  /* UNKNOWN: the proxy does not know the client; the connection stays the proxy's. */
+  gchar *peer = g_inet_address_to_string (unknown ? conn->remote : client);
   if (!peer_admit (listener, peer))
     {
       g_free (peer);
-      g_object_unref (client);
+      g_clear_object (&client);
       ex_conn_reply_busy (conn, NULL, 503);
       conn_schedule_close (conn);
       conn->awaiting_proxy = FALSE;
       g_byte_array_set_size (conn->inbuf, 0);
       return FALSE;
     }
-  g_object_unref (conn->remote);
-  conn->remote = client;
   conn->peer = peer;
-  g_autofree gchar *host = address_to_host (client);
-  g_free (conn->remote_str);
-  conn->remote_str = g_strdup_printf ("%s:%u", host, port);
+  if (!unknown)
+    {
+      g_object_unref (conn->remote);
+      conn->remote = client;
+      g_autofree gchar *host = address_to_host (client);
+      g_free (conn->remote_str);
+      conn->remote_str = g_strdup_printf ("%s:%u", host, port);
+    }
   conn->awaiting_proxy = FALSE;
   g_byte_array_remove_range (conn->inbuf, 0, end + 2);
   ex_log_event ("%s is %s (PROXY)", conn->name, conn->remote_str);

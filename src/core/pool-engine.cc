@@ -435,7 +435,6 @@ void PoolEngine::reschedule(Session& session) {
   }
   bool earlier = false;
   std::shared_ptr<const RescheduledFunc> tell;
-  std::vector<Session*> moved{&session};
   {
     std::lock_guard guard(index_lock_);
     // Removed meanwhile: remove() unindexes after leave_pool(), and a
@@ -443,11 +442,15 @@ void PoolEngine::reschedule(Session& session) {
     if (!session.in_pool())
       return;
     earlier = index_.schedule(session, monotonic_now());
-    tell = hold_rescheduled(moved);
+    if (on_rescheduled_) {
+      ops_.ref(&session);
+      tell = on_rescheduled_;
+    }
   }
   if (earlier)
     wake();
-  tell_rescheduled(tell, std::move(moved));
+  if (tell)
+    (*tell)({&session});
 }
 
 void PoolEngine::wake() const {

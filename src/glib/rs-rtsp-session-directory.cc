@@ -18,7 +18,6 @@
 #include <cstring>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -425,6 +424,13 @@ struct DirectoryState : std::enable_shared_from_this<DirectoryState>
   void enqueue (Op &&op) noexcept;
   void enqueue_removal (Removal &&removal) noexcept;
   void schedule_flush_locked () noexcept;
+  // The directory's thread: flushes again if anything waits to be sent.
+  void resume () noexcept
+  {
+    std::lock_guard guard (lock);
+    if (!backlog.empty () || !queue.empty () || !removals.empty () || republish)
+      schedule_flush_locked ();
+  }
   void invoke (std::function<void ()> func) noexcept;
   void ask (std::vector<std::string> args, Answer answer) noexcept;
 
@@ -574,17 +580,9 @@ on_counted_reply (redisAsyncContext *, void *, void *data) noexcept
   auto *state = static_cast<DirectoryState *> (data);
   if (state->in_flight > 0)
     state->in_flight--;
-  if (state->in_flight == kMaxInFlight / 2 && !state->backlog.empty ())
-    {
-      std::lock_guard guard (state->lock);
-      state->schedule_flush_locked ();
-    }
-  else if (state->in_flight == kMaxInFlight / 2)
-    {
-      std::lock_guard guard (state->lock);
-      if (!state->queue.empty () || !state->removals.empty () || state->republish)
-        state->schedule_flush_locked ();
-    }
+  // Sending stopped at kMaxInFlight: it resumes once half has been answered.
+  if (state->in_flight == kMaxInFlight / 2)
+    state->resume ();
 }
 
 void
@@ -1010,9 +1008,7 @@ directory_thread (gpointer data) noexcept
       auto *state = static_cast<DirectoryState *> (data);
       state->heartbeat ();
       // A flush stopped by too many answers awaited resumes here at the latest.
-      std::lock_guard guard (state->lock);
-      if (!state->queue.empty () || !state->removals.empty () || state->republish || !state->backlog.empty ())
-        state->schedule_flush_locked ();
+      state->resume ();
       return G_SOURCE_CONTINUE;
     },
     state, nullptr);

@@ -142,3 +142,140 @@ TEST(Directory, DirectoriesMadeAndDroppedWhileConnecting) {
     g_object_unref(rs_rtsp_session_pool_create(pool));
   }
 }
+
+namespace {
+
+// Runs the context until `*done`, at most 5 s.
+void iterate_until(const bool* done) {
+  const gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (!*done && g_get_monotonic_time() < until)
+    if (!g_main_context_iteration(nullptr, FALSE))
+      g_usleep(1000);
+}
+
+struct Reply {
+  bool done = false;
+  gboolean ok = FALSE;
+  gchar* node = nullptr;
+  GVariant* nodes = nullptr;
+  GError* error = nullptr;
+  ~Reply() {
+    g_free(node);
+    if (nodes)
+      g_variant_unref(nodes);
+    g_clear_error(&error);
+  }
+};
+
+}  // namespace
+
+TEST(Directory, TheCApiEndToEnd) {
+  g_autofree gchar* redis_server = g_find_program_in_path("redis-server");
+  if (redis_server == nullptr)
+    GTEST_SKIP() << "redis-server is not installed";
+  g_autoptr(GError) error = nullptr;
+  EXPECT_EQ(rs_rtsp_session_directory_new("http://nowhere", &error), nullptr);
+  EXPECT_TRUE(g_error_matches(error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_INVALID_URI));
+  g_clear_error(&error);
+
+  RedisServer redis;
+  g_autoptr(RsRTSPSessionDirectory) directory = rs_rtsp_session_directory_new(redis.uri().c_str(), &error);
+  ASSERT_NE(directory, nullptr);
+  EXPECT_STREQ(rs_rtsp_session_directory_get_uri(directory), redis.uri().c_str());
+  g_object_set(directory, "max-sessions", 1u, "unreachable-policy", RS_RTSP_SESSION_DIRECTORY_POLICY_REFUSE, nullptr);
+  ASSERT_TRUE(wait_until(directory, true, 5000));
+  g_autoptr(RsRTSPSessionPool) pool = rs_rtsp_session_pool_new();
+  ASSERT_TRUE(rs_rtsp_session_pool_set_directory(pool, directory, "c-node", &error));
+  EXPECT_FALSE(rs_rtsp_session_pool_set_directory(pool, directory, "again", &error));
+  g_clear_error(&error);
+
+  // reserve, then create: the one place is taken; a second reservation is refused.
+  Reply first;
+  rs_rtsp_session_directory_reserve_async(
+      directory, "alice", nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* r = static_cast<Reply*>(data);
+        r->ok = rs_rtsp_session_directory_reserve_finish(RS_RTSP_SESSION_DIRECTORY(source), result, &r->error);
+        r->done = true;
+      },
+      &first);
+  iterate_until(&first.done);
+  ASSERT_TRUE(first.ok);
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_pool_create(pool);
+  g_object_set(session, "owner", "alice", nullptr);
+  Reply second;
+  rs_rtsp_session_directory_reserve_async(
+      directory, "bob", nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* r = static_cast<Reply*>(data);
+        r->ok = rs_rtsp_session_directory_reserve_finish(RS_RTSP_SESSION_DIRECTORY(source), result, &r->error);
+        r->done = true;
+      },
+      &second);
+  iterate_until(&second.done);
+  EXPECT_FALSE(second.ok);
+  EXPECT_TRUE(g_error_matches(second.error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_LIMIT));
+
+  // lookup, async and blocking.
+  const gchar* id = rs_rtsp_session_get_sessionid(session);
+  Reply found;
+  for (int i = 0; i < 100 && found.node == nullptr; i++) {
+    found.done = false;
+    rs_rtsp_session_directory_lookup_async(
+        directory, id, nullptr,
+        [](GObject* source, GAsyncResult* result, gpointer data) {
+          auto* r = static_cast<Reply*>(data);
+          r->node = rs_rtsp_session_directory_lookup_finish(RS_RTSP_SESSION_DIRECTORY(source), result, &r->error);
+          r->done = true;
+        },
+        &found);
+    iterate_until(&found.done);
+    if (found.node == nullptr)
+      g_usleep(20000);
+  }
+  EXPECT_STREQ(found.node, "c-node");
+  g_autofree gchar* blocking = rs_rtsp_session_directory_lookup_sync(directory, id, nullptr, &error);
+  EXPECT_STREQ(blocking, "c-node");
+
+  // The node list, async and blocking, with its count after a heartbeat.
+  Reply listed;
+  rs_rtsp_session_directory_list_nodes_async(
+      directory, nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* r = static_cast<Reply*>(data);
+        r->nodes = rs_rtsp_session_directory_list_nodes_finish(RS_RTSP_SESSION_DIRECTORY(source), result, &r->error);
+        r->done = true;
+      },
+      &listed);
+  iterate_until(&listed.done);
+  ASSERT_NE(listed.nodes, nullptr);
+  EXPECT_TRUE(g_variant_is_of_type(listed.nodes, G_VARIANT_TYPE("a{su}")));
+  guint count = 0;
+  for (int i = 0; i < 40 && count != 1; i++) {
+    g_autoptr(GVariant) nodes = rs_rtsp_session_directory_list_nodes_sync(directory, nullptr, &error);
+    ASSERT_NE(nodes, nullptr);
+    if (!g_variant_lookup(nodes, "c-node", "u", &count))
+      count = 0;
+    g_usleep(100000);
+  }
+  EXPECT_EQ(count, 1u);
+
+  // Redis gone: the refuse policy holds, lookups fail fast.
+  redis.stop();
+  ASSERT_TRUE(wait_until(directory, false, 5000));
+  Reply away;
+  rs_rtsp_session_directory_reserve_async(
+      directory, nullptr, nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* r = static_cast<Reply*>(data);
+        r->ok = rs_rtsp_session_directory_reserve_finish(RS_RTSP_SESSION_DIRECTORY(source), result, &r->error);
+        r->done = true;
+      },
+      &away);
+  iterate_until(&away.done);
+  EXPECT_FALSE(away.ok);
+  EXPECT_TRUE(g_error_matches(away.error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE));
+  g_autofree gchar* none = rs_rtsp_session_directory_lookup_sync(directory, id, nullptr, &error);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_TRUE(g_error_matches(error, RS_RTSP_SESSION_DIRECTORY_ERROR, RS_RTSP_SESSION_DIRECTORY_ERROR_UNAVAILABLE));
+}
