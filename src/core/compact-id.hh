@@ -8,10 +8,11 @@
 
 namespace rs::core {
 
-// A session id in 24 bytes: ids of up to 23 characters (the pool's own are
-// 22) are stored inline, longer ones on the heap. A pool holds a million of
-// these, so the usual 32-byte string plus a heap block would cost twice as
-// much. Set once, before the id is shared between threads.
+// A session id in 23 bytes: ids of up to 22 characters (the pool's own
+// length) are stored inline, longer ones on the heap. A pool holds a million
+// of these, so the usual 32-byte string plus a heap block would cost twice
+// as much; 23 rather than 24 leaves the session a byte for its flags.
+// Set once, before the id is shared between threads.
 class CompactId {
  public:
   CompactId() noexcept { set_tag(kNone); }
@@ -33,11 +34,12 @@ class CompactId {
   }
 
  private:
-  static constexpr std::size_t kSize = 24;
+  static constexpr std::size_t kSize = 23;
   static constexpr std::size_t kTagByte = kSize - 1;
+  static_assert(sizeof(char*) + sizeof(std::size_t) <= kTagByte, "the heap form must leave the tag byte alone");
   // The last byte tells the representation. Inline, it is the room left
-  // (23 - length), so that the length needs no strlen() and the byte is 0,
-  // the terminator, for a 23-character id. Larger values mark the others.
+  // (22 - length), so that the length needs no strlen() and the byte is 0,
+  // the terminator, for a 22-character id. Larger values mark the others.
   static constexpr unsigned char kMaxInline = kTagByte;
   static constexpr unsigned char kHeap = 0xfe;
   static constexpr unsigned char kNone = 0xff;

@@ -12,31 +12,47 @@ namespace rs::core {
 // When a session expires: last access + timeout + extra timeout, unless expiry
 // is prevented or the timeout is 0.
 //
-// No lock: each field is an independent atomic, so touch() — called on every
-// request and RTCP packet — is one clock read and one relaxed store. Readers may see a touch and
-// a concurrent set_timeout() in either order, which only shifts the deadline
+// No lock: the last access is one atomic and the settings (timeout, extra
+// timeout, prevent count) are packed into another, so touch() — called on
+// every request and RTCP packet — is one clock read and one relaxed store,
+// and judging a deadline is two loads. Readers may see a touch and a
+// concurrent set_timeout() in either order, which only shifts the deadline
 // between two values that were both true a moment ago.
+//
+// Sixteen bytes in all, because a pool holds a million sessions: the timeout
+// keeps its 32 bits, the extra timeout and the prevent count get 16 each.
+// Values that do not fit (an extra timeout of 18 hours or more, 65535 nested
+// prevents or more) move to a process-wide side table under a mutex. That
+// trades speed for memory only for such sessions: their readers take the
+// mutex; everyone else never sees it.
 class Expiry {
  public:
   static constexpr std::uint32_t kDefaultTimeout = 60;
   static constexpr std::uint32_t kDefaultExtraTimeout = 5;
 
   Expiry() noexcept;
+  ~Expiry();
+  Expiry(const Expiry&) = delete;
+  Expiry& operator=(const Expiry&) = delete;
 
   void touch() noexcept { touch_at(monotonic_now()); }
   void touch_at(Micros monotonic) noexcept { last_access_.store(monotonic, std::memory_order_relaxed); }
 
   // Setters return the value they replaced.
   std::uint32_t set_timeout(std::uint32_t seconds) noexcept;
-  std::uint32_t timeout() const noexcept { return timeout_.load(std::memory_order_relaxed); }
+  std::uint32_t timeout() const noexcept {
+    return static_cast<std::uint32_t>(settings_.load(std::memory_order_relaxed));
+  }
   std::uint32_t set_extra_timeout(std::uint32_t seconds) noexcept;
-  std::uint32_t extra_timeout() const noexcept { return extra_timeout_.load(std::memory_order_relaxed); }
+  std::uint32_t extra_timeout() const noexcept;
 
   void prevent() noexcept;
   // Returns false, changing nothing, when there is no prevent() to undo.
   // Returning to zero counts as a touch at that moment.
   bool allow() noexcept;
-  std::uint32_t prevent_count() const noexcept { return prevent_count_.load(std::memory_order_acquire); }
+  // Saturates at UINT32_MAX.
+  std::uint32_t prevent_count() const noexcept;
+  bool prevented() const noexcept { return field(settings_.load(std::memory_order_acquire), kPreventShift) != 0; }
 
   // Milliseconds until expiry at monotonic time `now`, in [0, INT32_MAX];
   // -1 when the timeout is 0 (never expires).
@@ -56,12 +72,29 @@ class Expiry {
   Micros last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
 
  private:
-  Micros span() const noexcept;
+  // settings_: timeout in bits 0-31, extra timeout in 32-47, prevent count
+  // in 48-63. A 16-bit field of kSpilled means its value is in the side table.
+  static constexpr unsigned kExtraShift = 32;
+  static constexpr unsigned kPreventShift = 48;
+  static constexpr std::uint64_t kField = 0xffff;
+  static constexpr std::uint64_t kSpilled = kField;
+  static std::uint64_t field(std::uint64_t word, unsigned shift) noexcept { return (word >> shift) & kField; }
+  static std::uint64_t with_field(std::uint64_t word, unsigned shift, std::uint64_t value) noexcept {
+    return (word & ~(kField << shift)) | (value << shift);
+  }
+  static bool any_spilled(std::uint64_t word) noexcept {
+    return field(word, kExtraShift) == kSpilled || field(word, kPreventShift) == kSpilled;
+  }
+  std::uint32_t set_extra_timeout_spilled(std::uint32_t seconds) noexcept;
+  std::uint32_t spilled_extra_timeout() const noexcept;
+  void prevent_spilled() noexcept;
+  // Returns whether it undid a prevent; sets `retry` when the count is no
+  // longer spilled and the caller must take the lock-free way again.
+  bool allow_spilled(bool& retry) noexcept;
+  Micros span(std::uint64_t word) const noexcept;
 
   std::atomic<Micros> last_access_;
-  std::atomic<std::uint32_t> timeout_{kDefaultTimeout};
-  std::atomic<std::uint32_t> extra_timeout_{kDefaultExtraTimeout};
-  std::atomic<std::uint32_t> prevent_count_{0};
+  std::atomic<std::uint64_t> settings_;
 };
 
 }  // namespace rs::core

@@ -168,7 +168,7 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     // concurrent reschedule() indexed it. Only a prevented session's
     // deadline depends on the time it is judged at.
     if (session->in_pool() && !index_.contains(*session)) {
-      const Micros now = session->expiry().prevent_count() > 0 ? monotonic_now() : session->expiry().last_access();
+      const Micros now = session->expiry().prevented() ? monotonic_now() : session->expiry().last_access();
       earlier = index_.schedule(*session, now);
     }
   }

@@ -59,9 +59,10 @@ class PoolLink {
 // presents itself in the Session: header and who owns it, plus its place in
 // a pool.
 //
-// Kept small on purpose: a pool holds a million of them. Expiry is a base,
-// not a member, so that the flags below can live in its tail padding; what
-// only some sessions need lives in extras allocated on first use.
+// Kept small on purpose: a pool holds a million of them. 64 bytes: the
+// index links (16), the expiry (16), a flags byte with the 23-byte id, and
+// one word for the pool link or the extras, which hold what only some
+// sessions need, allocated on first use.
 class Session : public IndexNode, private Expiry {
  public:
   // What the layer above keeps in a session (the GObject layer: its
@@ -83,9 +84,11 @@ class Session : public IndexNode, private Expiry {
   bool has_id() const noexcept { return id_.has_value(); }
 
   bool set_timeout_always_visible(bool visible) noexcept {
-    return timeout_always_visible_.exchange(visible, std::memory_order_relaxed) != visible;
+    const std::uint8_t old = visible ? flags_.fetch_or(kAlwaysVisible, std::memory_order_relaxed)
+                                     : flags_.fetch_and(static_cast<std::uint8_t>(~kAlwaysVisible), std::memory_order_relaxed);
+    return ((old & kAlwaysVisible) != 0) != visible;
   }
-  bool timeout_always_visible() const noexcept { return timeout_always_visible_.load(std::memory_order_relaxed); }
+  bool timeout_always_visible() const noexcept { return (flags_.load(std::memory_order_relaxed) & kAlwaysVisible) != 0; }
 
   // "<id>;timeout=<T>" when the timeout is not RTSP's default of 60 s or is
   // always to be shown, else "<id>". Nothing without an id.
@@ -130,9 +133,11 @@ class Session : public IndexNode, private Expiry {
   // session it has dropped can never mistake it for one of its own. Joining
   // takes a reference to the pool's link, kept unless the join is cancelled.
   bool join_pool(PoolLink& link) noexcept {
-    auto expected = PoolState::Never;
-    if (!pool_state_.compare_exchange_strong(expected, PoolState::Member, std::memory_order_acq_rel))
-      return false;
+    std::uint8_t flags = flags_.load(std::memory_order_relaxed);
+    do {
+      if (pool_state(flags) != PoolState::Never)
+        return false;
+    } while (!flags_.compare_exchange_weak(flags, with_pool_state(flags, PoolState::Member), std::memory_order_acq_rel));
     link.ref();
     set_pool_link(&link);
     return true;
@@ -140,18 +145,29 @@ class Session : public IndexNode, private Expiry {
   void cancel_join() noexcept {
     PoolLink* link = pool_link();
     set_pool_link(nullptr);
-    pool_state_.store(PoolState::Never, std::memory_order_release);
+    set_pool_state(PoolState::Never);
     link->unref();
   }
-  void leave_pool() noexcept { pool_state_.store(PoolState::Left, std::memory_order_release); }
-  bool in_pool() const noexcept { return pool_state_.load(std::memory_order_acquire) == PoolState::Member; }
+  void leave_pool() noexcept { set_pool_state(PoolState::Left); }
+  bool in_pool() const noexcept { return pool_state(flags_.load(std::memory_order_acquire)) == PoolState::Member; }
 
  private:
   enum class PoolState : std::uint8_t { Never, Member, Left };
-  std::atomic<PoolState> pool_state_{PoolState::Never};
+  static constexpr std::uint8_t kPoolStateMask = 0x3;
+  static constexpr std::uint8_t kAlwaysVisible = 0x4;
+  static PoolState pool_state(std::uint8_t flags) noexcept { return static_cast<PoolState>(flags & kPoolStateMask); }
+  static std::uint8_t with_pool_state(std::uint8_t flags, PoolState state) noexcept {
+    return static_cast<std::uint8_t>((flags & ~kPoolStateMask) | static_cast<std::uint8_t>(state));
+  }
+  void set_pool_state(PoolState state) noexcept {
+    std::uint8_t flags = flags_.load(std::memory_order_relaxed);
+    while (!flags_.compare_exchange_weak(flags, with_pool_state(flags, state), std::memory_order_release))
+      ;
+  }
 
- private:
-  std::atomic<bool> timeout_always_visible_{false};
+  // The pool state (bits 0-1) and whether the timeout is always shown (bit
+  // 2), in one byte: with the 23-byte id it fills the word before the link.
+  std::atomic<std::uint8_t> flags_{0};
   CompactId id_;
   // Either nothing, or a PoolLink* with bit 0 set (a pooled session without
   // extras), or an Extras* (which holds the pool link, if any). One word

@@ -88,3 +88,63 @@ TEST(Concurrency, OneSessionManyThreads) {
   EXPECT_EQ(g_list_length(remaining), 3u);  // every /tmp was removed
   EXPECT_LT(rs_rtsp_session_get_timeout(session), 90u);
 }
+
+// A prevent count and an extra timeout too large for the session's settings
+// word live in a side table; threads crossing that border at once lose no
+// prevent and leave every setting exact.
+TEST(Concurrency, SettingsAcrossTheirWordsBorder) {
+  constexpr int kBase = 65533;  // two below the border
+  g_autoptr(RsRTSPSession) session = rs_rtsp_session_new("deep");
+  rs_rtsp_session_set_timeout(session, 1);
+  for (int i = 0; i < kBase; i++)
+    rs_rtsp_session_prevent_expire(session);
+
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; t++)
+    threads.emplace_back([&] {
+      while (!go) {}
+      for (int i = 0; i < kIterations / 5; i++) {
+        rs_rtsp_session_prevent_expire(session);
+        rs_rtsp_session_prevent_expire(session);
+        rs_rtsp_session_prevent_expire(session);
+        rs_rtsp_session_allow_expire(session);
+        rs_rtsp_session_allow_expire(session);
+        rs_rtsp_session_allow_expire(session);
+      }
+    });
+  threads.emplace_back([&] {
+    while (!go) {}
+    for (int i = 0; i < kIterations / 5; i++) {
+      const guint extra = i % 2 ? 65534u : 70000u + i;
+      g_object_set(session, "extra-timeout", extra, nullptr);
+      guint read = 0;
+      g_object_get(session, "extra-timeout", &read, nullptr);
+      EXPECT_TRUE(read == 65534u || read >= 70000u) << read;
+    }
+    g_object_set(session, "extra-timeout", 0u, nullptr);
+  });
+  threads.emplace_back([&] {
+    while (!go) {}
+    for (int i = 0; i < kIterations / 5; i++) {
+      rs_rtsp_session_set_timeout(session, 1 + i % 2);
+      // Prevented all along: never expired, whatever `now`.
+      EXPECT_FALSE(rs_rtsp_session_is_expired_usec(session, G_MAXINT64 / 2));
+    }
+    rs_rtsp_session_set_timeout(session, 1);
+  });
+  go = true;
+  for (auto& thread : threads)
+    thread.join();
+
+  guint extra = 99;
+  g_object_get(session, "extra-timeout", &extra, nullptr);
+  EXPECT_EQ(extra, 0u);
+  EXPECT_EQ(rs_rtsp_session_get_timeout(session), 1u);
+  // Exactly kBase prevents are left.
+  for (int i = 0; i < kBase - 1; i++)
+    rs_rtsp_session_allow_expire(session);
+  EXPECT_FALSE(rs_rtsp_session_is_expired_usec(session, G_MAXINT64 / 2));
+  rs_rtsp_session_allow_expire(session);
+  EXPECT_TRUE(rs_rtsp_session_is_expired_usec(session, G_MAXINT64 / 2));
+}

@@ -3,6 +3,7 @@
 
 #include <climits>
 #include <limits>
+#include <new>
 
 #include "core/expiry.hh"
 #include "core/session.hh"
@@ -135,6 +136,69 @@ TEST(Expiry, UnbalancedAllowIsRefused) {
   EXPECT_EQ(expiry.last_access(), kStart);  // not a touch either
   expiry.prevent();
   EXPECT_EQ(expiry.next_timeout_ms(kStart + 100 * kSecond), 65'000);
+}
+
+// The settings word holds 16 bits of extra timeout and of prevent count;
+// larger values live in a side table. Every field keeps its exact value
+// through the move and back, and the others are untouched by it.
+TEST(Expiry, LargeExtraTimeoutKeepsItsValue) {
+  Expiry expiry;
+  expiry.touch_at(kStart);
+  expiry.set_timeout(7);
+  for (std::uint32_t extra : {65534u, 65535u, 65536u, 100'000u, UINT_MAX, 3u, 65535u, 0u}) {
+    expiry.set_extra_timeout(extra);
+    EXPECT_EQ(expiry.extra_timeout(), extra);
+    EXPECT_EQ(expiry.timeout(), 7u);
+    EXPECT_EQ(expiry.prevent_count(), 0u);
+    const Micros span = (Micros{7} + extra) * kSecond;
+    EXPECT_EQ(expiry.expires_at(kStart), kStart + span - 999);
+  }
+  EXPECT_EQ(expiry.set_extra_timeout(UINT_MAX), 0u);
+  EXPECT_EQ(expiry.set_extra_timeout(9), UINT_MAX);  // the old value comes back from the table
+  EXPECT_EQ(expiry.extra_timeout(), 9u);
+}
+
+TEST(Expiry, DeepPreventsCountExactly) {
+  Expiry expiry;
+  expiry.touch_at(kStart);
+  expiry.set_extra_timeout(70'000);  // both fields in the table at once
+  constexpr std::uint32_t kDepth = 70'000;
+  for (std::uint32_t i = 0; i < kDepth; i++)
+    expiry.prevent();
+  EXPECT_EQ(expiry.prevent_count(), kDepth);
+  EXPECT_TRUE(expiry.prevented());
+  expiry.set_timeout(1);
+  EXPECT_EQ(expiry.timeout(), 1u);
+  EXPECT_EQ(expiry.extra_timeout(), 70'000u);
+  for (std::uint32_t i = 0; i < kDepth - 1; i++)
+    ASSERT_TRUE(expiry.allow()) << i;
+  EXPECT_EQ(expiry.prevent_count(), 1u);
+  EXPECT_EQ(expiry.last_access(), kStart);  // no touch until the last allow
+  expiry.set_extra_timeout(2);
+  EXPECT_TRUE(expiry.allow());
+  EXPECT_FALSE(expiry.allow());
+  EXPECT_EQ(expiry.prevent_count(), 0u);
+  EXPECT_FALSE(expiry.prevented());
+  EXPECT_GT(expiry.last_access(), kStart);
+  EXPECT_EQ(expiry.extra_timeout(), 2u);
+}
+
+// A session destroyed with values in the table leaves nothing behind for
+// the next session at the same address.
+TEST(Expiry, TableEntryGoesWithTheSession) {
+  alignas(Expiry) unsigned char memory[sizeof(Expiry)];
+  auto* first = new (memory) Expiry();
+  first->set_extra_timeout(UINT_MAX);
+  for (int i = 0; i < 70'000; i++)
+    first->prevent();
+  first->~Expiry();
+  auto* second = new (memory) Expiry();
+  EXPECT_EQ(second->extra_timeout(), 5u);
+  EXPECT_EQ(second->prevent_count(), 0u);
+  second->set_extra_timeout(65535);
+  EXPECT_EQ(second->extra_timeout(), 65535u);
+  EXPECT_EQ(second->prevent_count(), 0u);  // not the first one's 70000
+  second->~Expiry();
 }
 
 TEST(Expiry, RealClockFollowsMonotonicLastAccess) {
