@@ -82,32 +82,51 @@ class ExpiryIndex {
     // moment it may be allowed again.
     const Micros clock = monotonic_now();
     std::vector<std::pair<Entry*, Micros>> later;  // still due: relinked after the loop
-    while (!buckets_.empty() && buckets_.begin()->first <= due) {
-      Bucket& bucket = buckets_.begin()->second;
-      for (IndexNode* node = bucket.next; node != &bucket;) {
-        Entry& entry = Traits::entry(*node);
-        node = node->next;
-        // The list is scattered in memory: start loading the next entry
-        // while this one is judged.
-        __builtin_prefetch(node);
-        Traits::node(entry).prev = Traits::node(entry).next = nullptr;
-        auto deadline = Traits::deadline(entry, now);
-        if (!deadline)
-          continue;  // out of the index until it can expire again
-        if (*deadline <= now) {
-          expired.push_back(&entry);
-          continue;
-        }
-        if (now > clock && !(deadline = Traits::deadline(entry, clock)))
-          continue;
-        if (bucket_of(*deadline) <= due)
-          later.emplace_back(&entry, *deadline);
-        else
-          link(entry, *deadline);
-        if (rescheduled)
-          rescheduled->push_back(&entry);
+    auto judge = [&](Entry& entry) {
+      Traits::node(entry).prev = Traits::node(entry).next = nullptr;
+      auto deadline = Traits::deadline(entry, now);
+      if (!deadline)
+        return;  // out of the index until it can expire again
+      if (*deadline <= now) {
+        expired.push_back(&entry);
+        return;
       }
-      buckets_.erase(buckets_.begin());
+      if (now > clock && !(deadline = Traits::deadline(entry, clock)))
+        return;
+      if (bucket_of(*deadline) <= due)
+        later.emplace_back(&entry, *deadline);
+      else
+        link(entry, *deadline);  // into a bucket after `due`: none of those walked
+      if (rescheduled)
+        rescheduled->push_back(&entry);
+    };
+    // Each bucket's list is a chain of dependent loads through entries
+    // scattered in memory. Walking several due buckets at once, a step of
+    // each in turn, keeps several of those loads in flight.
+    while (!buckets_.empty() && buckets_.begin()->first <= due) {
+      IndexNode* cursor[kChains];
+      const IndexNode* end[kChains];
+      std::size_t chains = 0;
+      std::int64_t last = 0;  // the last bucket walked
+      for (auto it = buckets_.begin(); it != buckets_.end() && it->first <= due && chains < kChains; ++it, chains++) {
+        end[chains] = &it->second;
+        cursor[chains] = it->second.next;
+        last = it->first;
+      }
+      for (bool any = true; any;) {
+        any = false;
+        for (std::size_t c = 0; c < chains; c++) {
+          IndexNode* node = cursor[c];
+          if (node == end[c])
+            continue;
+          any = true;
+          cursor[c] = node->next;
+          __builtin_prefetch(cursor[c]);
+          judge(Traits::entry(*node));
+        }
+      }
+      // By key: judge() may have added buckets, all after `due`.
+      buckets_.erase(buckets_.begin(), buckets_.upper_bound(last));
     }
     for (auto [entry, deadline] : later)
       link(*entry, deadline);
@@ -152,6 +171,7 @@ class ExpiryIndex {
   struct Bucket : IndexNode {
     std::int64_t key = 0;
   };
+  static constexpr std::size_t kChains = 16;  // due buckets walked at once
 
   static std::int64_t bucket_of(Micros time) noexcept {
     // Floor division, so that negative times bucket correctly too.

@@ -126,7 +126,7 @@ void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
   shard.slots[hole] = kEmpty;
 }
 
-PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions) {
+PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions, bool drawn_id) {
   if (!session->join_pool(*link_))
     return InsertResult::AlreadyPooled;
   // Pairs with Session::deadline_may_be_earlier(): either the setter sees
@@ -149,7 +149,7 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);
-    if (find_slot(shard, hash, session->id()) != kNoSlot) {
+    if (!drawn_id && find_slot(shard, hash, session->id()) != kNoSlot) {
       count_.fetch_sub(1, std::memory_order_relaxed);
       session->cancel_join();
       return InsertResult::DuplicateId;
@@ -179,7 +179,10 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
 }
 
 void PoolEngine::prefetch(std::string_view id) const noexcept {
-  const std::size_t hash = hash_of(id);
+  prefetch_slot(hash_of(id));
+}
+
+void PoolEngine::prefetch_slot(std::size_t hash) const noexcept {
   const Shard& shard = shard_for(hash);
   if (const Slot* base = shard.prefetch_base.load(std::memory_order_relaxed))
     __builtin_prefetch(base + home_of(hash, shard.prefetch_mask.load(std::memory_order_relaxed)));
@@ -272,8 +275,8 @@ void prefetch_object(const Session* session) noexcept {
 // How far ahead expiry loads what it needs next: the sessions that far
 // ahead, their table slots half as far. The due sessions lie scattered in
 // memory, so loading several at once beats waiting for each in turn.
-constexpr std::size_t kObjectsAhead = 8;
-constexpr std::size_t kSlotsAhead = 4;
+constexpr std::size_t kObjectsAhead = 16;
+constexpr std::size_t kSlotsAhead = 8;
 
 }  // namespace
 
@@ -300,28 +303,31 @@ void PoolEngine::tell_rescheduled(const std::shared_ptr<const RescheduledFunc>& 
 
 std::vector<Session*> PoolEngine::take_expired(Micros now) {
   std::vector<Session*> candidates;
+  std::vector<std::size_t> hashes;  // of the candidates' ids
   std::vector<Session*> rescheduled;
   std::shared_ptr<const RescheduledFunc> tell;
   {
     std::lock_guard guard(index_lock_);
     index_.pop_due(now, candidates, on_rescheduled_ ? &rescheduled : nullptr);
     tell = hold_rescheduled(rescheduled);
+    hashes.reserve(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); i++) {
       if (i + kObjectsAhead < candidates.size())
         prefetch_object(candidates[i + kObjectsAhead]);
       ops_.ref(candidates[i]);  // keep it alive past a concurrent remove()
+      hashes.push_back(hash_of(candidates[i]->id()));  // while its id is in the cache
     }
   }
 
   std::vector<Session*> removed;
   std::vector<Session*> to_relink;
   for (std::size_t i = 0; i < std::min(kSlotsAhead, candidates.size()); i++)
-    prefetch(candidates[i]->id());
+    prefetch_slot(hashes[i]);
   for (std::size_t i = 0; i < candidates.size(); i++) {
     Session* session = candidates[i];
     if (i + kSlotsAhead < candidates.size())
-      prefetch(candidates[i + kSlotsAhead]->id());  // its table slot, while this one is removed
-    const std::size_t hash = hash_of(session->id());
+      prefetch_slot(hashes[i + kSlotsAhead]);  // its table slot, while this one is removed
+    const std::size_t hash = hashes[i];
     Shard& shard = shard_for(hash);
     bool taken = false;
     {

@@ -84,12 +84,16 @@ class PoolEngine : private PoolLink::Pool {
 
   enum class InsertResult { Inserted, DuplicateId, Full, AlreadyPooled };
   // Adds `session` (which must have an id and be in no pool), taking a reference.
-  // `max_sessions` 0 means no limit.
-  InsertResult insert(Session* session, std::uint32_t max_sessions);
+  // `max_sessions` 0 means no limit. `drawn_id`: the id is one of the
+  // engine's own random ids, which cannot collide in practice (130 bits), so
+  // the table is not searched for it first; that search is the longest
+  // probe there is (to an empty slot) and a tenth of a create.
+  InsertResult insert(Session* session, std::uint32_t max_sessions, bool drawn_id = false);
   bool contains_id(std::string_view id) const;
   // Starts loading the table slot for `id` into the cache, so that a
   // later insert() or find() of it does not wait for memory. Only a hint.
   void prefetch(std::string_view id) const noexcept;
+  void prefetch_slot(std::size_t hash) const noexcept;
 
   // The create policy: a new session in the pool, within max_sessions(),
   // with an id nobody else has.
@@ -271,7 +275,7 @@ PoolEngine::Created PoolEngine::create(bool custom_ids, MakeId&& make_id, MakeSe
       ops_.unref(session);
       return created;
     }
-    switch (insert(session, max)) {
+    switch (insert(session, max, !custom_ids)) {
       case InsertResult::Inserted:
         created.session = session;
         return created;

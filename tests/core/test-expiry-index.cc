@@ -182,3 +182,68 @@ TEST(ExpiryIndex, ManyEntriesCostWhatIsDue) {
   for (Timer& timer : timers)
     EXPECT_FALSE(index.contains(timer));
 }
+
+// More due buckets than are walked at once (16), several entries in each,
+// some touched into buckets that are still due, some past `due`, some
+// never to expire: each is judged once per pass and ends up exactly where
+// its real deadline says.
+TEST(ExpiryIndex, ManyDueBucketsAtOnce) {
+  rs::testing::FakeClock clock(1000 * kSecond);
+  Index index;
+  constexpr Micros kMilli = 1000;
+  constexpr int kBuckets = 50;
+  constexpr int kPerBucket = 7;
+  std::vector<Timer> timers(kBuckets * kPerBucket);
+  for (int b = 0; b < kBuckets; b++)
+    for (int k = 0; k < kPerBucket; k++) {
+      Timer& timer = timers[b * kPerBucket + k];
+      timer.name = std::to_string(b) + "." + std::to_string(k);
+      timer.last_access = clock.now() + b * kMilli;
+      index.schedule(timer, clock.now());
+    }
+  // Deadlines run from +10 s to +10.049 s; judged at +10.030 s.
+  const Micros now = clock.now() + 10 * kSecond + 30 * kMilli;
+  std::set<std::string> want_expired, want_left, want_indexed;
+  for (std::size_t i = 0; i < timers.size(); i++) {
+    Timer& timer = timers[i];
+    if (timer.last_access + 10 * kSecond > now)
+      want_indexed.insert(timer.name);  // its bucket is not due: not even looked at
+    switch (i % 5) {
+      case 1:
+        timer.last_access += 5 * kMilli;  // touched, maybe still due
+        break;
+      case 2:
+        timer.last_access += 1 * kSecond;  // touched well past `now`
+        break;
+      case 3:
+        timer.span.reset();  // never expires now
+        break;
+      default:
+        break;
+    }
+    if (!timer.span)
+      continue;
+    if (timer.last_access + *timer.span <= now) {
+      want_expired.insert(timer.name);
+    } else {
+      want_left.insert(timer.name);
+      want_indexed.insert(timer.name);
+    }
+  }
+  for (Timer& timer : timers)
+    timer.probes = 0;
+  clock.advance(now - clock.now());  // `now` from the clock: one probe per judgement
+  std::vector<Timer*> expired;
+  index.pop_due(now, expired);
+  EXPECT_EQ(names(expired), want_expired);
+  EXPECT_EQ(expired.size(), want_expired.size());  // none twice
+  for (Timer& timer : timers) {
+    EXPECT_LE(timer.probes, 1) << timer.name;  // judged once at most: no bucket walked twice
+    EXPECT_EQ(index.contains(timer), want_indexed.count(timer.name) == 1) << timer.name;
+  }
+  // What is left comes out, each at its own deadline.
+  expired.clear();
+  index.pop_due(now + 2 * kSecond, expired);
+  EXPECT_EQ(names(expired), want_left);
+  EXPECT_TRUE(index.empty());
+}
