@@ -2,6 +2,7 @@
 #include "pool-engine.hh"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <string_view>
 
@@ -28,7 +29,36 @@ PoolEngine::~PoolEngine() {
 }
 
 std::size_t PoolEngine::hash_of(std::string_view id) noexcept {
-  return std::hash<std::string_view>{}(id);
+  // Eight bytes at a time, each word mixed in by a multiply, then a
+  // finalizer that spreads every input bit over the top bits (which pick
+  // the shard) and the middle ones (home slot and tag). Not keyed: the
+  // table holds ids the server chose, so a client that picks the ids it
+  // asks for cannot lengthen a probe chain; an application's own id
+  // scheme still gets a good spread. A third of std::hash's time on a
+  // 22-character id, which every find pays.
+  constexpr std::uint64_t kMultiplier = 0x9e3779b97f4a7c15;
+  std::uint64_t h = id.size() * kMultiplier;
+  const char* p = id.data();
+  std::size_t left = id.size();
+  for (; left >= 8; p += 8, left -= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    h = (h ^ word) * kMultiplier;
+    h ^= h >> 29;
+  }
+  if (left > 0) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p, left);
+    h = (h ^ word) * kMultiplier;
+    h ^= h >> 29;
+  }
+  // splitmix64's finalizer
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111eb;
+  h ^= h >> 31;
+  return static_cast<std::size_t>(h);
 }
 
 namespace {
@@ -232,6 +262,22 @@ Session* PoolEngine::find_owned(std::string_view id, const char* owner, bool tou
   return find(id, touch, owned_by, owner);
 }
 
+std::size_t PoolEngine::slot_holding(const Shard& shard, std::size_t hash, Session* session) noexcept {
+  if (shard.slots.empty())
+    return kNoSlot;
+  // The very slot insert_slot() made for it, on the probe chain of `hash`;
+  // `session` is never dereferenced.
+  const Slot want = make_slot(session, hash);
+  const std::size_t mask = shard.slots.size() - 1;
+  for (std::size_t i = home_of(hash, mask);; i = (i + 1) & mask) {
+    const Slot slot = shard.slots[i];
+    if (slot == kEmpty)
+      return kNoSlot;
+    if (slot == want)
+      return i;
+  }
+}
+
 std::size_t PoolEngine::slot_of(const Shard& shard, std::size_t hash, const Session* session) noexcept {
   const std::size_t slot = find_slot(shard, hash, session->id());
   // Another object with the same id is another session.
@@ -310,12 +356,16 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     std::lock_guard guard(index_lock_);
     index_.pop_due(now, candidates, on_rescheduled_ ? &rescheduled : nullptr);
     tell = hold_rescheduled(rescheduled);
+    // No reference is taken on the candidates: once this lock is let go, a
+    // concurrent remove() may finalize one, so from here on a candidate is
+    // only a pointer and a hash until its slot is found under the shard's
+    // lock (the table's reference keeps it alive there). The ids are read
+    // now, while remove() would still be waiting for this lock to unindex.
     hashes.reserve(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); i++) {
       if (i + kObjectsAhead < candidates.size())
         prefetch_object(candidates[i + kObjectsAhead]);
-      ops_.ref(candidates[i]);  // keep it alive past a concurrent remove()
-      hashes.push_back(hash_of(candidates[i]->id()));  // while its id is in the cache
+      hashes.push_back(hash_of(candidates[i]->id()));
     }
   }
 
@@ -325,14 +375,21 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
     prefetch_slot(hashes[i]);
   for (std::size_t i = 0; i < candidates.size(); i++) {
     Session* session = candidates[i];
-    if (i + kSlotsAhead < candidates.size())
-      prefetch_slot(hashes[i + kSlotsAhead]);  // its table slot, while this one is removed
+    if (i + kSlotsAhead < candidates.size()) {
+      // Its table slot and its expiry, while this one is removed. Only
+      // hints: a prefetch of memory since freed does no harm.
+      prefetch_slot(hashes[i + kSlotsAhead]);
+      __builtin_prefetch(&candidates[i + kSlotsAhead]->expiry());
+    }
     const std::size_t hash = hashes[i];
     Shard& shard = shard_for(hash);
     bool taken = false;
     {
       std::lock_guard guard(shard.lock);
-      const std::size_t slot = slot_of(shard, hash, session);
+      // Found by pointer and hash alone: `session` may be gone. Should its
+      // memory hold a new session of this pool by now, that one is judged
+      // like any other, which is harmless.
+      const std::size_t slot = slot_holding(shard, hash, session);
       if (slot != kNoSlot) {
         // Re-check under the lock: find() touches under it too.
         if (session->expiry().is_expired(now)) {
@@ -341,6 +398,7 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
           session->leave_pool();
           taken = true;
         } else {
+          ops_.ref(session);  // alive past this lock, to be indexed again
           to_relink.push_back(session);
         }
       }
@@ -372,10 +430,10 @@ std::vector<Session*> PoolEngine::take_expired(Micros now) {
       tell = on_rescheduled_;
     }
   }
-  // Drop the temporary references outside every lock: a session removed by
-  // someone else meanwhile may be finalized here. The removed ones keep the
-  // pool's reference, which goes to the caller.
-  for (Session* session : candidates)
+  // Outside every lock: a session removed by someone else meanwhile may be
+  // finalized here. The removed ones keep the pool's reference, which goes
+  // to the caller.
+  for (Session* session : to_relink)
     ops_.unref(session);
   tell_rescheduled(tell, std::move(rescheduled));
   return removed;

@@ -196,6 +196,8 @@ class PoolEngine : private PoolLink::Pool {
   static std::size_t find_slot(const Shard& shard, std::size_t hash, std::string_view id) noexcept;
   // The slot of this very session object, or kNoSlot.
   static std::size_t slot_of(const Shard& shard, std::size_t hash, const Session* session) noexcept;
+  // The same, for a session that may no longer exist: `hash` is its id's.
+  static std::size_t slot_holding(const Shard& shard, std::size_t hash, Session* session) noexcept;
   static void insert_slot(Shard& shard, std::size_t hash, Session* session);
   static void erase_slot(Shard& shard, std::size_t slot) noexcept;
   static void grow(Shard& shard);

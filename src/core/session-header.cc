@@ -95,17 +95,21 @@ bool is_session_id_char(unsigned char c) noexcept {
   return kIdCharset[c];
 }
 
-bool is_valid_session_id(const char* id) noexcept {
+std::size_t valid_session_id_length(const char* id) noexcept {
   if (id == nullptr)
-    return false;
+    return 0;
   for (std::size_t i = 0; i <= kMaxSessionIdLength; i++) {
     const unsigned char c = static_cast<unsigned char>(id[i]);
     if (c == '\0')
-      return i > 0;
+      return i;
     if (!is_session_id_char(c))
-      return false;
+      return 0;
   }
-  return false;  // 257 id characters and still going
+  return 0;  // 257 id characters and still going
+}
+
+bool is_valid_session_id(const char* id) noexcept {
+  return valid_session_id_length(id) > 0;
 }
 
 bool is_valid_session_id(std::string_view id) noexcept {

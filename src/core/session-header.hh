@@ -16,6 +16,8 @@ bool is_session_id_char(unsigned char c) noexcept;
 // Whether the NUL-terminated `id` is a valid session id. Reads at most
 // kMaxSessionIdLength + 1 bytes, however long the input is.
 bool is_valid_session_id(const char* id) noexcept;
+// The length of `id` when it is a valid id, else 0; reads at most 257 bytes.
+std::size_t valid_session_id_length(const char* id) noexcept;
 bool is_valid_session_id(std::string_view id) noexcept;
 
 enum class HeaderError {

@@ -114,9 +114,17 @@ static guint
 finish_removals (RsRTSPSessionPool *pool, const std::vector<rs::core::Session *> &removed) noexcept
 {
   RsDirectoryPublisher *publisher = publisher_of (pool);
-  for (rs::core::Session *core : removed)
+  constexpr std::size_t ahead = 8;
+  for (std::size_t i = 0; i < removed.size (); i++)
     {
-      RsRTSPSession *session = rs_rtsp_session_from_core (core);
+      // Expired sessions lie scattered in memory: start loading the
+      // instance a few sessions ahead, while this one is finalized.
+      if (i + ahead < removed.size ())
+        {
+          __builtin_prefetch (removed[i + ahead]);
+          __builtin_prefetch (rs_rtsp_session_from_core (removed[i + ahead]));
+        }
+      RsRTSPSession *session = rs_rtsp_session_from_core (removed[i]);
       if (publisher)
         publisher->removed (session);
       g_signal_emit (pool, signals[SIGNAL_SESSION_REMOVED], 0, session);
@@ -394,10 +402,12 @@ rs_rtsp_session_pool_create (RsRTSPSessionPool *pool) noexcept
 static RsRTSPSession *
 find_session (RsRTSPSessionPool *pool, const gchar *sessionid, bool check_owner, const gchar *owner) noexcept
 {
-  if (!rs::core::is_valid_session_id (sessionid))
+  const std::size_t length = rs::core::valid_session_id_length (sessionid);
+  if (length == 0)
     return nullptr;
+  const std::string_view id (sessionid, length);
   auto &engine = get_engine (pool);
-  rs::core::Session *core = check_owner ? engine.find_owned (sessionid, owner) : engine.find (sessionid, true);
+  rs::core::Session *core = check_owner ? engine.find_owned (id, owner) : engine.find (id, true);
   return core ? rs_rtsp_session_from_core (core) : nullptr;
 }
 
