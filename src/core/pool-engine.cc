@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pool-engine.hh"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 #include <functional>
 #include <string_view>
@@ -26,6 +30,37 @@ PoolEngine::~PoolEngine() {
   // empties the engine with take_all() first.
   for (Session* session : take_all())
     ops_.unref(session);
+}
+
+namespace {
+
+constexpr std::size_t kMappedSlotBytes = 4096;
+
+}  // namespace
+
+PoolEngine::SlotArray::SlotArray(std::size_t size) : size_(size) {
+  static_assert(kEmpty == 0, "fresh memory is all empty slots");
+  const std::size_t bytes = size * sizeof(Slot);
+  void* memory;
+  if (bytes >= kMappedSlotBytes) {
+    memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED)
+      memory = nullptr;
+  } else {
+    memory = std::calloc(size, sizeof(Slot));
+  }
+  if (memory == nullptr)
+    throw std::bad_alloc();
+  slots_ = static_cast<Slot*>(memory);
+}
+
+PoolEngine::SlotArray::~SlotArray() {
+  if (slots_ == nullptr)
+    return;
+  if (size_ * sizeof(Slot) >= kMappedSlotBytes)
+    munmap(slots_, size_ * sizeof(Slot));
+  else
+    std::free(slots_);
 }
 
 std::size_t PoolEngine::hash_of(std::string_view id) noexcept {
@@ -111,8 +146,8 @@ std::size_t PoolEngine::find_slot(const Shard& shard, std::size_t hash, std::str
 }
 
 void PoolEngine::grow(Shard& shard) {
-  std::vector<Slot> old = std::move(shard.slots);
-  shard.slots.assign(old.empty() ? 16 : old.size() * 2, kEmpty);
+  SlotArray old = std::move(shard.slots);
+  shard.slots = SlotArray(old.empty() ? 16 : old.size() * 2);
   const std::size_t mask = shard.slots.size() - 1;
   shard.prefetch_base.store(shard.slots.data(), std::memory_order_relaxed);
   shard.prefetch_mask.store(mask, std::memory_order_relaxed);
@@ -156,7 +191,8 @@ void PoolEngine::erase_slot(Shard& shard, std::size_t slot) noexcept {
   shard.slots[hole] = kEmpty;
 }
 
-PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_sessions, bool drawn_id) {
+PoolEngine::InsertResult PoolEngine::insert_hashed(Session* session, std::uint32_t max_sessions, bool drawn_id,
+                                                  std::size_t hash) {
   if (!session->join_pool(*link_))
     return InsertResult::AlreadyPooled;
   // Pairs with Session::deadline_may_be_earlier(): either the setter sees
@@ -175,7 +211,6 @@ PoolEngine::InsertResult PoolEngine::insert(Session* session, std::uint32_t max_
     count_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const std::size_t hash = hash_of(session->id());
   Shard& shard = shard_for(hash);
   {
     std::lock_guard guard(shard.lock);

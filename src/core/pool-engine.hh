@@ -88,7 +88,9 @@ class PoolEngine : private PoolLink::Pool {
   // engine's own random ids, which cannot collide in practice (130 bits), so
   // the table is not searched for it first; that search is the longest
   // probe there is (to an empty slot) and a tenth of a create.
-  InsertResult insert(Session* session, std::uint32_t max_sessions, bool drawn_id = false);
+  InsertResult insert(Session* session, std::uint32_t max_sessions, bool drawn_id = false) {
+    return insert_hashed(session, max_sessions, drawn_id, hash_of(session->id()));
+  }
   bool contains_id(std::string_view id) const;
   // Starts loading the table slot for `id` into the cache, so that a
   // later insert() or find() of it does not wait for memory. Only a hint.
@@ -168,9 +170,41 @@ class PoolEngine : private PoolLink::Pool {
   using Slot = std::uintptr_t;
   static constexpr Slot kEmpty = 0;
 
+  // A shard's slots, all kEmpty at first. Arrays of a page or more are
+  // mapped from the system and unmapped when the shard grows past them, so
+  // a grown table leaves no holes in the heap: with 1024 shards growing by
+  // doubling, the arrays they outgrew held the heap 7 bytes per session
+  // larger at 1M sessions.
+  class SlotArray {
+   public:
+    SlotArray() noexcept = default;
+    explicit SlotArray(std::size_t size);
+    SlotArray(SlotArray&& other) noexcept
+        : slots_(std::exchange(other.slots_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    SlotArray& operator=(SlotArray&& other) noexcept {
+      std::swap(slots_, other.slots_);
+      std::swap(size_, other.size_);
+      return *this;
+    }
+    ~SlotArray();
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    const Slot* data() const noexcept { return slots_; }
+    Slot& operator[](std::size_t i) noexcept { return slots_[i]; }
+    const Slot& operator[](std::size_t i) const noexcept { return slots_[i]; }
+    Slot* begin() noexcept { return slots_; }
+    Slot* end() noexcept { return slots_ + size_; }
+    const Slot* begin() const noexcept { return slots_; }
+    const Slot* end() const noexcept { return slots_ + size_; }
+
+   private:
+    Slot* slots_ = nullptr;
+    std::size_t size_ = 0;
+  };
+
   struct alignas(64) Shard {
     mutable std::mutex lock;  // protects slots and count
-    std::vector<Slot> slots;  // open addressing, linear probing; size 0 or a power of 2
+    SlotArray slots;  // open addressing, linear probing; size 0 or a power of 2
     std::size_t count = 0;
     // Copies of slots.data() and its mask for prefetch() only, which reads
     // them without the lock: a stale value costs a useless prefetch.
@@ -185,6 +219,8 @@ class PoolEngine : private PoolLink::Pool {
   static constexpr std::size_t kShards = std::size_t{1} << kShardBits;
 
   static std::size_t hash_of(std::string_view id) noexcept;
+  // insert(), with `hash` the hash of the session's id.
+  InsertResult insert_hashed(Session* session, std::uint32_t max_sessions, bool drawn_id, std::size_t hash);
   Shard& shard_for(std::size_t hash) const noexcept {
     return const_cast<Shard&>(shards_[hash >> (sizeof(std::size_t) * 8 - kShardBits)]);
   }
@@ -245,6 +281,7 @@ PoolEngine::Created PoolEngine::create(bool custom_ids, MakeId&& make_id, MakeSe
     char drawn[kSessionIdLength + 1];
     std::string made;
     const char* id;
+    std::string_view id_view;
     if (custom_ids) {
       if (!make_id(made)) {
         created.failure = CreateFailure::NoId;
@@ -259,14 +296,17 @@ PoolEngine::Created PoolEngine::create(bool custom_ids, MakeId&& make_id, MakeSe
       if (contains_id(made))
         continue;
       id = made.c_str();
+      id_view = made;
     } else {
       random_session_id(drawn);
       drawn[kSessionIdLength] = '\0';
       id = drawn;
+      id_view = std::string_view(drawn, kSessionIdLength);
     }
 
     // The table slot loads while the session object is built.
-    prefetch(id);
+    const std::size_t hash = hash_of(id_view);
+    prefetch_slot(hash);
     MadeSession result = make_session(static_cast<const char*>(id));
     if (result.session == nullptr) {
       created.failure = result.wrong_kind ? CreateFailure::WrongKind : CreateFailure::NoSession;
@@ -274,14 +314,14 @@ PoolEngine::Created PoolEngine::create(bool custom_ids, MakeId&& make_id, MakeSe
       return created;
     }
     Session* session = result.session;
-    if (!session->has_id() || session->id() != std::string_view(id)) {
+    if (!session->has_id() || session->id() != id_view) {
       // Another id would be one the id scheme did not vouch for.
       created.failure = CreateFailure::WrongId;
       created.id = id;
       ops_.unref(session);
       return created;
     }
-    switch (insert(session, max, !custom_ids)) {
+    switch (insert_hashed(session, max, !custom_ids, hash)) {
       case InsertResult::Inserted:
         created.session = session;
         return created;
