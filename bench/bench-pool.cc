@@ -138,7 +138,7 @@ Result measure(const Library& lib, std::size_t n) {
   // The floor: the same sessions in the same order, without the table:
   // read the id (as a find compares it), ref, touch, unref. The pointers
   // are valid: the pool holds every session.
-  volatile unsigned char id_byte = 0;  // keeps the reads
+  [[maybe_unused]] volatile unsigned char id_byte = 0;  // keeps the reads
   start = Clock::now();
   for (std::size_t i : order) {
     GObject* s = G_OBJECT(g_object_ref(sessions[i]));
