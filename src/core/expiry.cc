@@ -40,6 +40,12 @@ Expiry::Expiry() noexcept
     : last_access_(monotonic_now()),
       settings_(std::uint64_t{kDefaultTimeout} | (std::uint64_t{kDefaultExtraTimeout} << kExtraShift)) {}
 
+std::size_t Expiry::spill_table_size() noexcept {
+  SpillTable& table = spill_table();
+  std::lock_guard guard(table.lock);
+  return table.entries.size();
+}
+
 Expiry::~Expiry() {
   if (any_spilled(settings_.load(std::memory_order_acquire))) {
     SpillTable& table = spill_table();
@@ -125,9 +131,12 @@ void Expiry::prevent_spilled() noexcept {
       return;
     }
     if (count + 1 == kSpilled) {
-      table.entries[this].prevent_count = kSpilled;
-      if (settings_.compare_exchange_weak(word, with_field(word, kPreventShift, kSpilled), std::memory_order_acq_rel))
+      // The entry is made once the word says so (readers that see kSpilled
+      // wait for this lock): an allow() that wins the race leaves none behind.
+      if (settings_.compare_exchange_weak(word, with_field(word, kPreventShift, kSpilled), std::memory_order_acq_rel)) {
+        table.entries[this].prevent_count = kSpilled;
         return;
+      }
     } else if (settings_.compare_exchange_weak(word, with_field(word, kPreventShift, count + 1),
                                                std::memory_order_acq_rel)) {
       return;  // allowed meanwhile: it fits again

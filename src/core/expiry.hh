@@ -34,6 +34,8 @@ class Expiry {
   ~Expiry();
   Expiry(const Expiry&) = delete;
   Expiry& operator=(const Expiry&) = delete;
+  // How many sessions have values in the side table (for tests).
+  static std::size_t spill_table_size() noexcept;
 
   void touch() noexcept { touch_at(monotonic_now()); }
   void touch_at(Micros monotonic) noexcept { last_access_.store(monotonic, std::memory_order_relaxed); }

@@ -146,8 +146,9 @@ std::size_t PoolEngine::find_slot(const Shard& shard, std::size_t hash, std::str
 }
 
 void PoolEngine::grow(Shard& shard) {
-  SlotArray old = std::move(shard.slots);
-  shard.slots = SlotArray(old.empty() ? 16 : old.size() * 2);
+  // Allocated before the old array is let go: a failure loses nothing.
+  SlotArray fresh(shard.slots.empty() ? 16 : shard.slots.size() * 2);
+  SlotArray old = std::exchange(shard.slots, std::move(fresh));
   const std::size_t mask = shard.slots.size() - 1;
   shard.prefetch_base.store(shard.slots.data(), std::memory_order_relaxed);
   shard.prefetch_mask.store(mask, std::memory_order_relaxed);

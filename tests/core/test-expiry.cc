@@ -4,6 +4,8 @@
 #include <climits>
 #include <limits>
 #include <new>
+#include <vector>
+#include <thread>
 
 #include "core/expiry.hh"
 #include "core/session.hh"
@@ -181,6 +183,31 @@ TEST(Expiry, DeepPreventsCountExactly) {
   EXPECT_FALSE(expiry.prevented());
   EXPECT_GT(expiry.last_access(), kStart);
   EXPECT_EQ(expiry.extra_timeout(), 2u);
+}
+
+// Prevents and allows racing at the border leave no entry in the side
+// table once the count is back below it (an entry left behind would never
+// be freed: a destroyed session only looks at the table when its word says
+// it has values there).
+TEST(Expiry, BorderRacesLeaveNoTableEntries) {
+  ASSERT_EQ(Expiry::spill_table_size(), 0u);
+  for (int round = 0; round < 100; round++) {
+    Expiry expiry;
+    for (int i = 0; i < 0xfffd; i++)
+      expiry.prevent();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; t++)
+      threads.emplace_back([&] {
+        for (int i = 0; i < 200; i++) {
+          expiry.prevent();
+          expiry.allow();
+        }
+      });
+    for (auto& thread : threads)
+      thread.join();
+    EXPECT_EQ(expiry.prevent_count(), 0xfffdu);
+    EXPECT_EQ(Expiry::spill_table_size(), 0u) << "round " << round;
+  }
 }
 
 // A session destroyed with values in the table leaves nothing behind for
