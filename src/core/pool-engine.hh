@@ -172,9 +172,9 @@ class PoolEngine : private PoolLink::Pool {
 
   // A shard's slots, all kEmpty at first. Arrays of a page or more are
   // mapped from the system and unmapped when the shard grows past them, so
-  // a grown table leaves no holes in the heap: with 1024 shards growing by
-  // doubling, the arrays they outgrew held the heap 7 bytes per session
-  // larger at 1M sessions.
+  // a grown table leaves no holes in the heap: with many shards growing by
+  // doubling, the arrays they outgrew held the heap larger (7 bytes per
+  // session at 1M sessions, with 1024 shards).
   class SlotArray {
    public:
     SlotArray() noexcept = default;
@@ -211,11 +211,14 @@ class PoolEngine : private PoolLink::Pool {
     std::atomic<const Slot*> prefetch_base{nullptr};
     std::atomic<std::size_t> prefetch_mask{0};
   };
-  // 1024 shards, 128 KiB per pool: memory traded for threads. With 64, two
+  // 256 shards, 32 KiB per pool: memory traded for threads. With 64, two
   // threads finding at once kept taking the same shard lock's cache line
   // from each other's core: find+touch at 1M sessions on 2 threads went from
-  // 1.72 to 2.03 Mops/s here (bench/bench-pool.cc), 1.97x one thread's rate.
-  static constexpr std::size_t kShardBits = 10;
+  // 1.72 to 1.97 Mops/s here (bench/bench-pool.cc); at 100k, from 3.0-4.2
+  // to about 5.7. 1024 shards gained about 4 % more on two threads at 1M,
+  // but their locks no longer fit the L1 cache: one thread's finds at 100k
+  // slowed by about 7 %, and creates at 1M by about 10 %.
+  static constexpr std::size_t kShardBits = 8;
   static constexpr std::size_t kShards = std::size_t{1} << kShardBits;
 
   static std::size_t hash_of(std::string_view id) noexcept;
