@@ -84,28 +84,34 @@ std::uint32_t Expiry::set_extra_timeout_spilled(std::uint32_t seconds) noexcept 
   const std::uint32_t old =
       field(word, kExtraShift) == kSpilled ? spill.extra_timeout : static_cast<std::uint32_t>(field(word, kExtraShift));
   spill.extra_timeout = seconds;
-  std::uint64_t fresh;
-  do
-    fresh = with_field(word, kExtraShift, seconds >= kSpilled ? kSpilled : seconds);
-  while (!settings_.compare_exchange_weak(word, fresh, std::memory_order_acq_rel));
-  if (!any_spilled(fresh))
+  if (!any_spilled(store_field(word, kExtraShift, seconds >= kSpilled ? kSpilled : seconds)))
     table.entries.erase(this);
   return old;
 }
 
 std::uint32_t Expiry::extra_timeout() const noexcept {
   const std::uint64_t extra = field(settings_.load(std::memory_order_relaxed), kExtraShift);
-  return extra == kSpilled ? spilled_extra_timeout() : static_cast<std::uint32_t>(extra);
+  return static_cast<std::uint32_t>(extra == kSpilled ? spilled_field(kExtraShift) : extra);
 }
 
-std::uint32_t Expiry::spilled_extra_timeout() const noexcept {
+std::uint64_t Expiry::store_field(std::uint64_t word, unsigned shift, std::uint64_t value) noexcept {
+  std::uint64_t fresh;
+  do
+    fresh = with_field(word, shift, value);
+  while (!settings_.compare_exchange_weak(word, fresh, std::memory_order_acq_rel));
+  return fresh;
+}
+
+std::uint64_t Expiry::spilled_field(unsigned shift) const noexcept {
   SpillTable& table = spill_table();
   std::lock_guard guard(table.lock);
-  const std::uint64_t extra = field(settings_.load(std::memory_order_relaxed), kExtraShift);
-  if (extra != kSpilled)
-    return static_cast<std::uint32_t>(extra);
+  const std::uint64_t value = field(settings_.load(std::memory_order_acquire), shift);
+  if (value != kSpilled)
+    return value;  // back in the word meanwhile
   auto it = table.entries.find(this);
-  return it != table.entries.end() ? it->second.extra_timeout : 0;
+  if (it == table.entries.end())
+    return kSpilled;
+  return shift == kExtraShift ? it->second.extra_timeout : it->second.prevent_count;
 }
 
 void Expiry::prevent() noexcept {
@@ -178,36 +184,23 @@ bool Expiry::allow_spilled(bool& retry) noexcept {
   Spill& spill = table.entries[this];
   // At least kSpilled while spilled, so this never reaches 0: no touch.
   spill.prevent_count--;
-  if (spill.prevent_count < kSpilled) {
-    std::uint64_t fresh;
-    do
-      fresh = with_field(word, kPreventShift, spill.prevent_count);
-    while (!settings_.compare_exchange_weak(word, fresh, std::memory_order_acq_rel));
-    if (!any_spilled(fresh))
-      table.entries.erase(this);
-  }
+  if (spill.prevent_count < kSpilled && !any_spilled(store_field(word, kPreventShift, spill.prevent_count)))
+    table.entries.erase(this);
   return true;
 }
 
 std::uint32_t Expiry::prevent_count() const noexcept {
-  const std::uint64_t count = field(settings_.load(std::memory_order_acquire), kPreventShift);
-  if (count != kSpilled)
-    return static_cast<std::uint32_t>(count);
-  SpillTable& table = spill_table();
-  std::lock_guard guard(table.lock);
-  const std::uint64_t now_count = field(settings_.load(std::memory_order_acquire), kPreventShift);
-  if (now_count != kSpilled)
-    return static_cast<std::uint32_t>(now_count);
-  auto it = table.entries.find(this);
-  const std::uint64_t spilled = it != table.entries.end() ? it->second.prevent_count : kSpilled;
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(spilled, std::numeric_limits<std::uint32_t>::max()));
+  std::uint64_t count = field(settings_.load(std::memory_order_acquire), kPreventShift);
+  if (count == kSpilled)
+    count = std::min<std::uint64_t>(spilled_field(kPreventShift), std::numeric_limits<std::uint32_t>::max());
+  return static_cast<std::uint32_t>(count);
 }
 
 Micros Expiry::span(std::uint64_t word) const noexcept {
   const std::uint64_t extra = field(word, kExtraShift);
   // Both terms are below 2^32 seconds, so the sum in microseconds fits in 64 bits.
   return (static_cast<Micros>(static_cast<std::uint32_t>(word)) +
-          (extra == kSpilled ? spilled_extra_timeout() : static_cast<Micros>(extra))) *
+          static_cast<Micros>(extra == kSpilled ? spilled_field(kExtraShift) : extra)) *
          kMicrosPerSecond;
 }
 

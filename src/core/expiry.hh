@@ -88,7 +88,12 @@ class Expiry {
     return field(word, kExtraShift) == kSpilled || field(word, kPreventShift) == kSpilled;
   }
   std::uint32_t set_extra_timeout_spilled(std::uint32_t seconds) noexcept;
-  std::uint32_t spilled_extra_timeout() const noexcept;
+  // The value of a field seen as kSpilled: from the side table, or from the
+  // word if it came back meanwhile. Takes the table's lock.
+  std::uint64_t spilled_field(unsigned shift) const noexcept;
+  // Sets a field in the word, from `word` its last value seen; returns the
+  // word stored. Only under the table's lock (it may change a spill state).
+  std::uint64_t store_field(std::uint64_t word, unsigned shift, std::uint64_t value) noexcept;
   void prevent_spilled() noexcept;
   // Returns whether it undid a prevent; sets `retry` when the count is no
   // longer spilled and the caller must take the lock-free way again.
