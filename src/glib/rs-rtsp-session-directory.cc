@@ -1380,6 +1380,23 @@ public:
     return !returned_->exchange (true);
   }
   GTask *task () const noexcept { return task_; }
+  // Returns the task, unless it was returned on cancel: cancelled, with a
+  // copy of `error`, or through `value (task)`; then drops the reference
+  // the call held.
+  template <class Value>
+  void
+  finish (GError *error, Value &&value)
+  {
+    if (!claim ())
+      ;  // cancelled, and returned then
+    else if (g_task_return_error_if_cancelled (task_))
+      ;
+    else if (error)
+      g_task_return_error (task_, g_error_copy (error));
+    else
+      value (task_);
+    g_object_unref (task_);
+  }
 
 private:
   GTask *task_;
@@ -1396,16 +1413,7 @@ ask_for_task (RsRTSPSessionDirectory *directory, GTask *task, std::vector<std::s
 {
   auto once = std::make_shared<TaskOnce> (task);
   state_of (directory).ask (std::move (args), [once, value = std::move (value)] (redisReply *reply, GError *error) {
-    GTask *task = once->task ();
-    if (!once->claim ())
-      ;  // cancelled, and returned then
-    else if (g_task_return_error_if_cancelled (task))
-      ;
-    else if (error)
-      g_task_return_error (task, g_error_copy (error));
-    else
-      value (task, reply);
-    g_object_unref (task);
+    once->finish (error, [&] (GTask *task) { value (task, reply); });
   });
 }
 
@@ -1419,6 +1427,17 @@ struct Waiter
   gpointer value = nullptr;
   GDestroyNotify free_value = nullptr;
   GError *error = nullptr;
+
+  // The call's end: its value (which this takes) or a copy of `failure`.
+  void
+  finish (gpointer made, GError *failure)
+  {
+    std::lock_guard guard (lock);
+    value = made;
+    error = failure ? g_error_copy (failure) : nullptr;
+    done = true;
+    cond.notify_all ();
+  }
 
   ~Waiter ()
   {
@@ -1466,12 +1485,7 @@ ask_for_waiter (RsRTSPSessionDirectory *directory, std::shared_ptr<Waiter> waite
 {
   state_of (directory).ask (std::move (args),
                             [waiter, value = std::move (value)] (redisReply *reply, GError *error) {
-                              gpointer made = error ? nullptr : value (reply);
-                              std::lock_guard guard (waiter->lock);
-                              waiter->value = made;
-                              waiter->error = error ? g_error_copy (error) : nullptr;
-                              waiter->done = true;
-                              waiter->cond.notify_all ();
+                              waiter->finish (error ? nullptr : value (reply), error);
                             });
 }
 
@@ -1647,16 +1661,10 @@ rs_rtsp_session_directory_list_nodes_async (RsRTSPSessionDirectory *directory, G
   GTask *task = g_task_new (directory, cancellable, callback, user_data);
   g_task_set_source_tag (task, reinterpret_cast<gpointer> (rs_rtsp_session_directory_list_nodes_async));
   auto once = std::make_shared<TaskOnce> (task);
-  list_nodes (directory, [once, task] (GVariant *nodes, GError *error) {
-    if (!once->claim ())
-      ;  // cancelled, and returned then
-    else if (g_task_return_error_if_cancelled (task))
-      ;
-    else if (error)
-      g_task_return_error (task, g_error_copy (error));
-    else
+  list_nodes (directory, [once] (GVariant *nodes, GError *error) {
+    once->finish (error, [nodes] (GTask *task) {
       g_task_return_pointer (task, g_variant_ref (nodes), (GDestroyNotify) g_variant_unref);
-    g_object_unref (task);
+    });
   });
 }
 
@@ -1702,11 +1710,7 @@ rs_rtsp_session_directory_list_nodes_sync (RsRTSPSessionDirectory *directory, GC
   return static_cast<GVariant *> (run_sync (
     [&] (std::shared_ptr<Waiter> waiter) {
       list_nodes (directory, [waiter] (GVariant *nodes, GError *error) {
-        std::lock_guard guard (waiter->lock);
-        waiter->value = nodes ? g_variant_ref (nodes) : nullptr;
-        waiter->error = error ? g_error_copy (error) : nullptr;
-        waiter->done = true;
-        waiter->cond.notify_all ();
+        waiter->finish (nodes ? g_variant_ref (nodes) : nullptr, error);
       });
     },
     (GDestroyNotify) g_variant_unref, cancellable, error));

@@ -90,22 +90,34 @@ def test_publish_lookup_ttl_and_delete(redis):
     assert directory.lookup_sync(before.get_sessionid()) == "node-a"
 
 
+def run_async(start, finish, seconds=6):
+    """Runs one asynchronous call on a main loop for at most `seconds`:
+    `start(done)` starts it, `finish(source, result)` ends it. Returns the
+    answers: [value] or [GLib.Error], or [] when none came in time."""
+    loop = GLib.MainLoop()
+    out = []
+
+    def done(source, result):
+        try:
+            out.append(finish(source, result))
+        except GLib.Error as error:
+            out.append(error)
+        loop.quit()
+
+    start(done)
+    GLib.timeout_add_seconds(seconds, loop.quit)
+    loop.run()
+    return out
+
+
 def test_lookup_async(redis):
     directory = RtspSession.RTSPSessionDirectory.new(redis.uri)
     pool = RtspSession.RTSPSessionPool()
     published(redis, pool, directory, "async-node")
     session = pool.create()
     wait_for(lambda: redis.cli("EXISTS", key(session.get_sessionid())) == "1", what="the entry")
-    loop = GLib.MainLoop()
-    answers = []
-
-    def done(source, result):
-        answers.append(source.lookup_finish(result))
-        loop.quit()
-
-    directory.lookup_async(session.get_sessionid(), None, done)
-    GLib.timeout_add_seconds(5, loop.quit)
-    loop.run()
+    answers = run_async(lambda done: directory.lookup_async(session.get_sessionid(), None, done),
+                        lambda source, result: source.lookup_finish(result))
     assert answers == ["async-node"]
 
 
@@ -307,21 +319,10 @@ def test_blocking_lookups_end_on_time_and_on_cancel(redis):
         assert time.monotonic() - start < 1.5
         # The asynchronous call answers at once on cancel too.
         cancellable = Gio.Cancellable()
-        loop = GLib.MainLoop()
-        answers = []
-
-        def done(source, result):
-            try:
-                answers.append(source.lookup_finish(result))
-            except GLib.Error as e:
-                answers.append(e)
-            loop.quit()
-
-        directory.lookup_async("AAAAAAAAAAAAAAAAAAAAAA", cancellable, done)
         GLib.timeout_add(200, lambda: cancellable.cancel() or False)
-        GLib.timeout_add_seconds(5, loop.quit)
         start = time.monotonic()
-        loop.run()
+        answers = run_async(lambda done: directory.lookup_async("AAAAAAAAAAAAAAAAAAAAAA", cancellable, done),
+                            lambda source, result: source.lookup_finish(result), seconds=5)
         assert time.monotonic() - start < 1.0
         assert len(answers) == 1 and answers[0].matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED)
     finally:
@@ -329,20 +330,8 @@ def test_blocking_lookups_end_on_time_and_on_cancel(redis):
 
 
 def reserve(directory, owner=None):
-    loop = GLib.MainLoop()
-    out = []
-
-    def done(source, result):
-        try:
-            out.append(source.reserve_finish(result))
-        except GLib.Error as error:
-            out.append(error)
-        loop.quit()
-
-    directory.reserve_async(owner, None, done)
-    GLib.timeout_add_seconds(6, loop.quit)
-    loop.run()
-    return out[0]
+    return run_async(lambda done: directory.reserve_async(owner, None, done),
+                     lambda source, result: source.reserve_finish(result))[0]
 
 
 def test_cluster_limits_across_two_nodes(redis):
